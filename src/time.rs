@@ -204,6 +204,9 @@ mod tests {
 
     #[test]
     fn debug_format() {
-        assert_eq!(format!("{:?}", Instant::from_micros(1_500_000)), "1.500000s");
+        assert_eq!(
+            format!("{:?}", Instant::from_micros(1_500_000)),
+            "1.500000s"
+        );
     }
 }

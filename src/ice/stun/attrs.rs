@@ -7,8 +7,7 @@
 use stun_codec::define_attribute_enums;
 use stun_codec::rfc5245::attributes::{IceControlled, IceControlling, Priority, UseCandidate};
 use stun_codec::rfc5389::attributes::{
-    ErrorCode, MappedAddress, Nonce, Realm, Software, UnknownAttributes, Username,
-    XorMappedAddress,
+    ErrorCode, MappedAddress, Nonce, Realm, Software, UnknownAttributes, Username, XorMappedAddress,
 };
 
 define_attribute_enums!(

@@ -17,8 +17,7 @@ use stun_codec::{MessageDecoder, MessageEncoder};
 pub use attrs::{Attribute, AttributeDecoder, AttributeEncoder};
 pub use stun_codec::rfc5245::attributes::{IceControlled, IceControlling, Priority, UseCandidate};
 pub use stun_codec::rfc5389::attributes::{
-    ErrorCode, MappedAddress, Nonce, Realm, Software, UnknownAttributes, Username,
-    XorMappedAddress,
+    ErrorCode, MappedAddress, Nonce, Realm, Software, UnknownAttributes, Username, XorMappedAddress,
 };
 pub use stun_codec::{Message, MessageClass, Method, TransactionId};
 
@@ -170,10 +169,8 @@ pub fn parse(raw: &[u8]) -> Result<StunPacket<'_>, StunError> {
                 integrity_offset = Some(offset);
             }
             // MESSAGE-INTEGRITY-SHA256 is not supported: it counts as unknown below.
-            t if t < 0x8000 && !attrs::KNOWN_TYPES.contains(&t) => {
-                if unknown_required.len() < 16 {
-                    unknown_required.push(t);
-                }
+            t if t < 0x8000 && !attrs::KNOWN_TYPES.contains(&t) && unknown_required.len() < 16 => {
+                unknown_required.push(t);
             }
             _ => {}
         }
@@ -331,7 +328,9 @@ pub fn encode(
     if total > out.len() || total - HEADER_LEN > usize::from(u16::MAX) {
         return Err(StunError::Encode("buffer too small"));
     }
-    let dst = out.get_mut(..n).ok_or(StunError::Encode("buffer too small"))?;
+    let dst = out
+        .get_mut(..n)
+        .ok_or(StunError::Encode("buffer too small"))?;
     dst.copy_from_slice(&bytes);
     if let Some(key) = key {
         let tag = key.sign(out, n);

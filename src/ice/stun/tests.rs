@@ -78,7 +78,12 @@ fn rfc5769_long_term_request() {
     let raw = unhex(REQUEST_LONG_TERM);
     let p = parse(&raw).unwrap();
     let username = p.username().unwrap().to_owned();
-    let realm = p.message.get_attribute::<Realm>().unwrap().text().to_owned();
+    let realm = p
+        .message
+        .get_attribute::<Realm>()
+        .unwrap()
+        .text()
+        .to_owned();
     assert_eq!(realm, "example.org");
     assert_eq!(username, "\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}");
     let key = IntegrityKey::long_term(&username, &realm, "TheMatrIX");
