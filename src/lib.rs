@@ -61,3 +61,8 @@ pub mod time;
 pub use net::{Protocol, Receive, Transmit};
 pub use rng::RngSource;
 pub use time::{Duration, Instant};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
