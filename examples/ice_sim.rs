@@ -173,17 +173,31 @@ fn main() {
     sim.run_until(Instant::from_secs(12));
     for (name, n) in [("alice", a), ("bob  ", b)] {
         let agent = sim.endpoint_mut(n).ice();
-        println!("-- {name}: state {:?}, selected {:?}", agent.state(), agent.selected_pair());
+        println!(
+            "-- {name}: state {:?}, selected {:?}",
+            agent.state(),
+            agent.selected_pair()
+        );
         for p in agent.pair_stats() {
             println!(
                 "   {} -> {} {:?} valid={} nominated={} req={} resp={} rtt={:?}",
-                p.local, p.remote, p.state, p.valid, p.nominated, p.requests_sent,
-                p.responses_received, p.rtt
+                p.local,
+                p.remote,
+                p.state,
+                p.valid,
+                p.nominated,
+                p.requests_sent,
+                p.responses_received,
+                p.rtt
             );
         }
     }
     println!("-- bob vanishes; alice notices through consent freshness (RFC 7675)");
     sim.set_node_online(b, false);
     sim.run_until(Instant::from_secs(60));
-    println!("-- done at {:?}: alice is {:?}", sim.now(), sim.endpoint_mut(a).ice().state());
+    println!(
+        "-- done at {:?}: alice is {:?}",
+        sim.now(),
+        sim.endpoint_mut(a).ice().state()
+    );
 }

@@ -21,7 +21,10 @@ fn signal(sim: &mut Sim<Node>, a: NodeId, b: NodeId) {
         sim.endpoint(a).ice().local_credentials().clone(),
         sim.endpoint(b).ice().local_credentials().clone(),
     );
-    let (la, lb) = (signalled(sim.endpoint(a).ice()), signalled(sim.endpoint(b).ice()));
+    let (la, lb) = (
+        signalled(sim.endpoint(a).ice()),
+        signalled(sim.endpoint(b).ice()),
+    );
     let ea = sim.endpoint_mut(a).ice_mut();
     ea.set_remote_credentials(cb).unwrap();
     for c in lb {
@@ -48,8 +51,14 @@ fn connected(s: S) -> bool {
 fn two_hosts(seed: u64, link: LinkConfig) -> (Sim<Node>, NodeId, NodeId) {
     let mut sim = Sim::new(seed);
     sim.set_default_link(link);
-    let a = sim.add_endpoint(ip("198.51.100.1"), Node::agent(config(true, seed), Instant::ZERO));
-    let b = sim.add_endpoint(ip("198.51.100.2"), Node::agent(config(false, seed + 1000), Instant::ZERO));
+    let a = sim.add_endpoint(
+        ip("198.51.100.1"),
+        Node::agent(config(true, seed), Instant::ZERO),
+    );
+    let b = sim.add_endpoint(
+        ip("198.51.100.2"),
+        Node::agent(config(false, seed + 1000), Instant::ZERO),
+    );
     sim.endpoint_mut(a)
         .ice_mut()
         .add_local_candidate(Candidate::host(addr("198.51.100.1:4000"), Protocol::Udp))
@@ -83,18 +92,37 @@ fn run_until_both_selected(sim: &mut Sim<Node>, a: NodeId, b: NodeId, limit: Ins
 fn connects_without_loss() {
     let (mut sim, a, b) = two_hosts(1, LinkConfig::default());
     signal(&mut sim, a, b);
-    assert!(run_until_both_selected(&mut sim, a, b, Instant::from_secs(5)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        Instant::from_secs(5)
+    ));
     assert!(sim.now() < Instant::from_secs(1), "took {:?}", sim.now());
     assert_same_pair(&sim, a, b);
     let pa = selected(&sim, a).unwrap();
     assert_eq!(pa.remote, addr("198.51.100.2:5000"));
-    assert_eq!((pa.local_kind, pa.remote_kind), (CandidateKind::Host, CandidateKind::Host));
+    assert_eq!(
+        (pa.local_kind, pa.remote_kind),
+        (CandidateKind::Host, CandidateKind::Host)
+    );
     // RTT is measured: two 10 ms hops.
-    let rtt = sim.endpoint(a).ice().pair_stats().find(|p| p.nominated).unwrap().rtt.unwrap();
+    let rtt = sim
+        .endpoint(a)
+        .ice()
+        .pair_stats()
+        .find(|p| p.nominated)
+        .unwrap()
+        .rtt
+        .unwrap();
     assert_eq!(rtt, Duration::from_millis(20));
     // Checking comes before connected; the controlling side completes.
     let t_check = sim.endpoint(a).reached(S::Checking).unwrap();
-    let t_conn = sim.endpoint(a).reached(S::Connected).or(sim.endpoint(a).reached(S::Completed)).unwrap();
+    let t_conn = sim
+        .endpoint(a)
+        .reached(S::Connected)
+        .or(sim.endpoint(a).reached(S::Completed))
+        .unwrap();
     assert!(t_check < t_conn);
     sim.run_until(sim.now() + Duration::from_secs(2));
     assert_eq!(sim.endpoint(a).state(), S::Completed);
@@ -116,8 +144,16 @@ fn connects_with_20_percent_loss() {
         assert_same_pair(&sim, a, b);
         // And it stays up under the same loss for a minute of consent checks.
         sim.run_until(sim.now() + Duration::from_secs(60));
-        assert!(connected(sim.endpoint(a).state()), "seed {seed}: A {:?}", sim.endpoint(a).state());
-        assert!(connected(sim.endpoint(b).state()), "seed {seed}: B {:?}", sim.endpoint(b).state());
+        assert!(
+            connected(sim.endpoint(a).state()),
+            "seed {seed}: A {:?}",
+            sim.endpoint(a).state()
+        );
+        assert!(
+            connected(sim.endpoint(b).state()),
+            "seed {seed}: B {:?}",
+            sim.endpoint(b).state()
+        );
     }
 }
 
@@ -136,7 +172,8 @@ fn natted(seed: u64, nat_a: NatConfig, nat_b: NatConfig) -> (Sim<Node>, NodeId, 
     let b = sim.add_endpoint_behind(nb, ip("10.1.0.1"), Node::agent(cb, Instant::ZERO));
     for (n, h) in [(a, "10.0.0.1:4000"), (b, "10.1.0.1:5000")] {
         let e = sim.endpoint_mut(n).ice_mut();
-        e.add_local_candidate(Candidate::host(addr(h), Protocol::Udp)).unwrap();
+        e.add_local_candidate(Candidate::host(addr(h), Protocol::Udp))
+            .unwrap();
         e.end_of_local_candidates();
     }
     // Gather server-reflexive candidates first, as a browser does before signalling.
@@ -181,7 +218,12 @@ fn symmetric_nat_reached_through_peer_reflexive_candidate() {
         .expect("A learned a server-reflexive candidate");
     assert_eq!(srflx_a.addr.ip(), ip("203.0.113.1"));
     signal(&mut sim, a, b);
-    assert!(run_until_both_selected(&mut sim, a, b, Instant::from_secs(30)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        Instant::from_secs(30)
+    ));
     let pb = selected(&sim, b).unwrap();
     // B reaches A only at a NAT mapping it learned from A's check.
     assert_eq!(pb.remote_kind, CandidateKind::PeerReflexive);
@@ -221,7 +263,12 @@ fn port_restricted_cone_nats_connect_over_server_reflexive() {
         nat(EndpointIndependent, AddressAndPortDependent),
     );
     signal(&mut sim, a, b);
-    assert!(run_until_both_selected(&mut sim, a, b, Instant::from_secs(30)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        Instant::from_secs(30)
+    ));
     let pa = selected(&sim, a).unwrap();
     assert_eq!(pa.remote_kind, CandidateKind::ServerReflexive);
     assert_eq!(pa.local_kind, CandidateKind::ServerReflexive);
@@ -233,7 +280,12 @@ fn role_conflict_is_repaired() {
     // Both think they are controlling (e.g. both sent offers).
     sim.endpoint_mut(b).ice_mut().set_controlling(true);
     signal(&mut sim, a, b);
-    assert!(run_until_both_selected(&mut sim, a, b, Instant::from_secs(10)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        Instant::from_secs(10)
+    ));
     assert_same_pair(&sim, a, b);
     let ca = sim.endpoint(a).ice().is_controlling();
     let cb = sim.endpoint(b).ice().is_controlling();
@@ -256,8 +308,14 @@ fn trickled_candidates_after_checks_began() {
     // B has a second address only reachable one way: A first learns B's dead address.
     let ca = sim.endpoint(a).ice().local_credentials().clone();
     let cb = sim.endpoint(b).ice().local_credentials().clone();
-    sim.endpoint_mut(a).ice_mut().set_remote_credentials(cb).unwrap();
-    sim.endpoint_mut(b).ice_mut().set_remote_credentials(ca).unwrap();
+    sim.endpoint_mut(a)
+        .ice_mut()
+        .set_remote_credentials(cb)
+        .unwrap();
+    sim.endpoint_mut(b)
+        .ice_mut()
+        .set_remote_credentials(ca)
+        .unwrap();
     sim.endpoint_mut(a)
         .ice_mut()
         .add_remote_candidate(Candidate::host(addr("198.51.100.99:9"), Protocol::Udp))
@@ -268,15 +326,26 @@ fn trickled_candidates_after_checks_began() {
     // Now the real candidates trickle in, A's to B first, then B's to A.
     let la = signalled(sim.endpoint(a).ice());
     for c in la {
-        sim.endpoint_mut(b).ice_mut().add_remote_candidate(c).unwrap();
+        sim.endpoint_mut(b)
+            .ice_mut()
+            .add_remote_candidate(c)
+            .unwrap();
     }
     sim.run_until(Instant::from_secs(3));
     let lb = signalled(sim.endpoint(b).ice());
     for c in lb {
-        sim.endpoint_mut(a).ice_mut().add_remote_candidate(c).unwrap();
+        sim.endpoint_mut(a)
+            .ice_mut()
+            .add_remote_candidate(c)
+            .unwrap();
     }
     sim.endpoint_mut(a).ice_mut().end_of_remote_candidates();
-    assert!(run_until_both_selected(&mut sim, a, b, Instant::from_secs(10)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        Instant::from_secs(10)
+    ));
     assert_same_pair(&sim, a, b);
     assert_eq!(selected(&sim, a).unwrap().remote, addr("198.51.100.2:5000"));
 }
@@ -289,7 +358,12 @@ fn ice_restart_keeps_old_pair_until_new_one_is_selected() {
     };
     let (mut sim, a, b) = two_hosts(5, link);
     signal(&mut sim, a, b);
-    assert!(run_until_both_selected(&mut sim, a, b, Instant::from_secs(10)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        Instant::from_secs(10)
+    ));
     let old = selected(&sim, a).unwrap();
     sim.run_until(sim.now() + Duration::from_secs(3));
     // B gets a second address, which it will signal in the new generation only.
@@ -310,11 +384,20 @@ fn ice_restart_keeps_old_pair_until_new_one_is_selected() {
     assert_eq!(selected(&sim, a), Some(old));
     // Signal the new generation; B offers only its new address.
     let (ca, cb) = (new_a, sim.endpoint(b).ice().local_credentials().clone());
-    sim.endpoint_mut(a).ice_mut().set_remote_credentials(cb).unwrap();
-    sim.endpoint_mut(b).ice_mut().set_remote_credentials(ca).unwrap();
+    sim.endpoint_mut(a)
+        .ice_mut()
+        .set_remote_credentials(cb)
+        .unwrap();
+    sim.endpoint_mut(b)
+        .ice_mut()
+        .set_remote_credentials(ca)
+        .unwrap();
     let la = signalled(sim.endpoint(a).ice());
     for c in la {
-        sim.endpoint_mut(b).ice_mut().add_remote_candidate(c).unwrap();
+        sim.endpoint_mut(b)
+            .ice_mut()
+            .add_remote_candidate(c)
+            .unwrap();
     }
     let new_b = addr("198.51.100.2:5001");
     sim.endpoint_mut(a)
@@ -336,7 +419,12 @@ fn ice_restart_keeps_old_pair_until_new_one_is_selected() {
     });
     let t1 = switched_at.expect("new pair selected");
     assert!(t1 > t0 + Duration::from_secs(1));
-    assert!(run_until_both_selected(&mut sim, a, b, t1 + Duration::from_secs(5)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        t1 + Duration::from_secs(5)
+    ));
     assert_same_pair(&sim, a, b);
     // Never disconnected or failed during the restart; and it stays up afterwards.
     sim.run_until(sim.now() + Duration::from_secs(40));
@@ -352,7 +440,12 @@ fn ice_restart_keeps_old_pair_until_new_one_is_selected() {
 fn consent_lost_when_peer_vanishes() {
     let (mut sim, a, b) = two_hosts(6, LinkConfig::default());
     signal(&mut sim, a, b);
-    assert!(run_until_both_selected(&mut sim, a, b, Instant::from_secs(5)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        b,
+        Instant::from_secs(5)
+    ));
     let vanished = sim.now();
     assert!(vanished < Instant::from_secs(1));
     sim.set_node_online(b, false);
@@ -363,7 +456,10 @@ fn consent_lost_when_peer_vanishes() {
         "failed at {failed:?}"
     );
     // Disconnected came first.
-    let disc = sim.endpoint(a).reached(S::Disconnected).expect("disconnected first");
+    let disc = sim
+        .endpoint(a)
+        .reached(S::Disconnected)
+        .expect("disconnected first");
     assert!(disc < failed);
     // RFC 7675: nothing more is sent once consent is lost.
     assert!(sim.endpoint(a).ice().poll_timeout().is_none());
@@ -383,7 +479,11 @@ fn wrong_password_never_yields_a_valid_pair() {
         .unwrap();
     sim.run_until(Instant::from_secs(60));
     let ea = sim.endpoint(a).ice();
-    assert!(ea.pair_stats().all(|p| !p.valid), "{:?}", ea.pair_stats().collect::<Vec<_>>());
+    assert!(
+        ea.pair_stats().all(|p| !p.valid),
+        "{:?}",
+        ea.pair_stats().collect::<Vec<_>>()
+    );
     assert!(ea.selected_pair().is_none());
     assert!(sim.endpoint(b).ice().selected_pair().is_none());
     assert!(sim.endpoint(b).ice().stats().auth_failures > 0);
@@ -401,7 +501,12 @@ fn lite_agent_connects_with_full_agent() {
         .add_local_candidate(Candidate::host(addr("198.51.100.3:6000"), Protocol::Udp))
         .unwrap();
     signal(&mut sim, a, l);
-    assert!(run_until_both_selected(&mut sim, a, l, Instant::from_secs(5)));
+    assert!(run_until_both_selected(
+        &mut sim,
+        a,
+        l,
+        Instant::from_secs(5)
+    ));
     assert_same_pair(&sim, a, l);
     sim.run_until(sim.now() + Duration::from_secs(60));
     assert!(connected(sim.endpoint(a).state()));

@@ -466,7 +466,12 @@ impl IceAgent {
         if self.pick_work(self.next_pace).is_some() {
             t = earliest(t, Some(self.next_pace));
         } else if let Some(at) = self.nomination_due_at() {
-            t = earliest(t, Some(at.max(self.next_pace)));
+            // Only a deadline at which the scheduler will really have work, so a host
+            // never spins on a deadline that changes nothing.
+            let at = at.max(self.next_pace);
+            if self.pick_work(at).is_some() {
+                t = earliest(t, Some(at));
+            }
         }
         if self.selected.is_some() {
             if !self.config.lite {
@@ -766,21 +771,26 @@ impl IceAgent {
                 if self.triggered.front() == Some(&pair) {
                     self.triggered.pop_front();
                 }
-                self.send_check(now, pair, nominate);
+                if !self.send_check(now, pair, nominate)
+                    && let Some(p) = self.pairs.get_mut(pair)
+                {
+                    p.state = PairState::Failed;
+                }
             }
         }
     }
 
     /// Sends a connectivity check on `pair` (RFC 8445 §7.2.2).
-    pub(crate) fn send_check(&mut self, now: Instant, pair: usize, nominate: bool) {
+    /// False if the check could not be sent.
+    pub(crate) fn send_check(&mut self, now: Instant, pair: usize, nominate: bool) -> bool {
         let (Some(creds), Some(key)) = (self.remote_creds.clone(), self.remote_key.clone()) else {
-            return;
+            return false;
         };
         let Some(p) = self.pairs.get(pair) else {
-            return;
+            return false;
         };
         let (Some(l), Some(r)) = (self.local.get(p.local), self.remote.get(p.remote)) else {
-            return;
+            return false;
         };
         let (base, dest, local_pref) = (l.base, r.addr, l.local_pref);
         // PRIORITY: what a peer-reflexive candidate from this base would have (§7.2.2).
@@ -789,7 +799,7 @@ impl IceAgent {
         let mut m = stun::message(MessageClass::Request, stun::BINDING, tid);
         let username = format!("{}:{}", creds.ufrag, self.local_creds.ufrag);
         let Ok(u) = stun::Username::new(username) else {
-            return;
+            return false;
         };
         m.add_attribute(u);
         m.add_attribute(stun::Priority::new(prflx_priority));
@@ -827,7 +837,9 @@ impl IceAgent {
             if self.state == IceConnectionState::New {
                 self.set_state(IceConnectionState::Checking);
             }
+            return true;
         }
+        false
     }
 
     pub(crate) fn new_tid(&mut self) -> [u8; 12] {
@@ -1107,13 +1119,23 @@ impl IceAgent {
             self.set_state(if done { S::Completed } else { S::Connected });
             return;
         }
-        if self.previous.is_some() {
-            return;
-        }
         if let Some(since) = self.checking_since
             && now >= since + self.config.checking_timeout
         {
+            if self.previous.is_some() {
+                // The new generation found nothing; the old pair carries on while its
+                // consent lasts.
+                self.checking_since = None;
+                for p in &mut self.pairs {
+                    p.state = PairState::Failed;
+                }
+                self.triggered.clear();
+                return;
+            }
             self.set_state(S::Failed);
+            return;
+        }
+        if self.previous.is_some() {
             return;
         }
         // Every pair failed and the peer said it has no more candidates (RFC 8838 §8).

@@ -31,6 +31,7 @@ fn run(
     mut stop: impl FnMut(&IceAgent, &IceAgent) -> bool,
 ) -> Instant {
     let mut buf = [0u8; 1500];
+    let mut same_instant = 0;
     loop {
         let mut moved = false;
         while let Some(t) = a.poll_transmit(now, &mut buf) {
@@ -56,6 +57,8 @@ fn run(
             match next {
                 Some(t) if t <= until => {
                     assert!(t >= now, "deadline in the past: {t:?} < {now:?}");
+                    same_instant = if t == now { same_instant + 1 } else { 0 };
+                    assert!(same_instant < 100, "agents spin at {now:?}");
                     now = t;
                     a.handle_timeout(now);
                     b.handle_timeout(now);
@@ -245,4 +248,34 @@ fn priorities_follow_rfc8445() {
     );
     assert_eq!(pair_priority(10, 20), (1u64 << 32) * 10 + 40);
     assert_eq!(pair_priority(20, 10), (1u64 << 32) * 10 + 40 + 1);
+}
+
+#[test]
+fn lonely_agent_deadlines_progress() {
+    // No peer at all: checks retransmit, time out, and the agent fails; deadlines never
+    // repeat without progress.
+    let (mut a, _) = pair_of_agents();
+    a.set_remote_credentials(Credentials {
+        ufrag: "peer".into(),
+        pwd: "peerpasswordpeerpassword".into(),
+    })
+    .unwrap();
+    a.add_remote_candidate(Candidate::host(addr("10.0.0.9:9"), Protocol::Udp))
+        .unwrap();
+    let mut now = Instant::ZERO;
+    let mut buf = [0u8; 1500];
+    let mut steps = 0;
+    while let Some(t) = a.poll_timeout() {
+        assert!(
+            t > now || steps == 0,
+            "deadline {t:?} does not progress past {now:?}"
+        );
+        now = t;
+        a.handle_timeout(now);
+        while a.poll_transmit(now, &mut buf).is_some() {}
+        steps += 1;
+        assert!(steps < 10_000);
+    }
+    assert_eq!(a.state(), IceConnectionState::Failed);
+    assert!(now >= Instant::from_secs(30));
 }
