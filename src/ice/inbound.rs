@@ -222,6 +222,9 @@ impl IceAgent {
             p.requests_received += 1;
             p.responses_sent += 1;
         }
+        if self.config.lite && self.selected == Some(pair) {
+            self.last_consent = now;
+        }
         if self.config.lite {
             // A lite agent has no checks of its own: the pair is valid once the peer's
             // check arrives, and selected when it carries USE-CANDIDATE (§7.3.1.5 / §8.2).

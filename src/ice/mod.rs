@@ -45,8 +45,10 @@
 mod agent;
 mod candidate;
 mod config;
+mod consent;
 mod inbound;
 mod pair;
+mod schedule;
 pub mod stun;
 #[cfg(test)]
 mod tests;
