@@ -25,6 +25,54 @@
 //! Time is the crate's own [`Instant`] (microseconds since an origin the host picks);
 //! [`time::Clock`] maps `std::time::Instant` to it.
 //!
+//! A complete host loop around one machine, on a blocking UDP socket (the [`ice`] module
+//! docs have a runnable two-agent version without sockets):
+//!
+//! ```no_run
+//! use std::net::UdpSocket;
+//! use sansrtc::ice::{Candidate, Credentials, IceAgent, IceConfig, IceEvent};
+//! use sansrtc::time::Clock;
+//! use sansrtc::{Protocol, Receive};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let socket = UdpSocket::bind("192.0.2.10:5000")?;
+//! let local = socket.local_addr()?;
+//! let clock = Clock::new();
+//! let mut agent = IceAgent::new(IceConfig::default(), clock.now());
+//! agent.add_local_candidate(Candidate::host(local, Protocol::Udp)).unwrap();
+//! // From signalling (the peer's SDP): its credentials and candidates.
+//! agent.set_remote_credentials(Credentials { ufrag: "peer".into(), pwd: "peerpasswordpeerpassword".into() }).unwrap();
+//! agent.add_remote_candidate("candidate:1 1 udp 2130706431 192.0.2.20 6000 typ host".parse().unwrap()).unwrap();
+//!
+//! let mut out = [0u8; 1500];
+//! let mut inp = [0u8; 1500];
+//! loop {
+//!     // Drain: every datagram and every event, until both are empty.
+//!     let now = clock.now();
+//!     while let Some(t) = agent.poll_transmit(now, &mut out) {
+//!         socket.send_to(&out[..t.size], t.destination)?;
+//!     }
+//!     while let Some(event) = agent.poll_event() {
+//!         if let IceEvent::SelectedPairChanged(pair) = event {
+//!             println!("connected: {} -> {}", pair.local, pair.remote);
+//!         }
+//!     }
+//!     // Sleep until the next datagram or the deadline, whichever comes first.
+//!     let wait = agent.poll_timeout().map(|t| clock.to_std(t).saturating_duration_since(clock.to_std(clock.now())));
+//!     socket.set_read_timeout(wait.map(|w| w.max(std::time::Duration::from_millis(1))))?;
+//!     match socket.recv_from(&mut inp) {
+//!         Ok((n, source)) => {
+//!             agent.handle_receive(clock.now(), Receive { proto: Protocol::Udp, source, destination: local, contents: &inp[..n] });
+//!         }
+//!         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+//!             agent.handle_timeout(clock.now());
+//!         }
+//!         Err(e) => return Err(e),
+//!     }
+//! }
+//! # }
+//! ```
+//!
 //! ## Layers
 //!
 //! | module | job |
