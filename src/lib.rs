@@ -104,6 +104,8 @@
 pub mod ice;
 pub mod net;
 pub mod rng;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod time;
 
 pub use net::{Protocol, Receive, Transmit};

@@ -366,66 +366,71 @@ fn ice_restart_keeps_old_pair_until_new_one_is_selected() {
     ));
     let old = selected(&sim, a).unwrap();
     sim.run_until(sim.now() + Duration::from_secs(3));
-    // B gets a second address, which it will signal in the new generation only.
-    sim.endpoint_mut(b)
-        .ice_mut()
-        .add_local_candidate(Candidate::host(addr("198.51.100.2:5001"), Protocol::Udp))
-        .unwrap();
     let t0 = sim.now();
     let old_a = sim.endpoint(a).ice().local_credentials().clone();
     sim.endpoint_mut(a).ice_mut().restart(t0, None);
     sim.endpoint_mut(b).ice_mut().restart(t0, None);
     let new_a = sim.endpoint(a).ice().local_credentials().clone();
     assert_ne!(old_a, new_a);
-    // Mid-restart, before any signalling: the old pair still carries data.
+    // Mid-restart, before the new generation is signalled: the old pair still carries
+    // data, and its consent (old credentials) keeps it connected for longer than the
+    // disconnection timeout.
     assert_eq!(selected(&sim, a), Some(old));
-    assert!(connected(sim.endpoint(a).state()));
-    sim.run_until(t0 + Duration::from_secs(1));
-    assert_eq!(selected(&sim, a), Some(old));
-    // Signal the new generation; B offers only its new address.
-    let (ca, cb) = (new_a, sim.endpoint(b).ice().local_credentials().clone());
-    sim.endpoint_mut(a)
-        .ice_mut()
-        .set_remote_credentials(cb)
-        .unwrap();
-    sim.endpoint_mut(b)
-        .ice_mut()
-        .set_remote_credentials(ca)
-        .unwrap();
-    let la = signalled(sim.endpoint(a).ice());
-    for c in la {
-        sim.endpoint_mut(b)
-            .ice_mut()
-            .add_remote_candidate(c)
-            .unwrap();
-    }
-    let new_b = addr("198.51.100.2:5001");
-    sim.endpoint_mut(a)
-        .ice_mut()
-        .add_remote_candidate(Candidate::host(new_b, Protocol::Udp))
-        .unwrap();
-    // Until the switch, every observation sees the old pair, never none.
-    let mut switched_at = None;
-    sim.run_until_pred(t0 + Duration::from_secs(20), |s| {
-        match s.endpoint(a).ice().selected_pair() {
-            Some(p) if p == old => false,
-            Some(p) => {
-                assert_eq!(p.remote, new_b);
-                switched_at = Some(s.now());
-                true
-            }
-            None => panic!("no selected pair during restart at {:?}", s.now()),
-        }
+    sim.run_until_pred(t0 + Duration::from_secs(12), |s| {
+        assert_eq!(
+            s.endpoint(a).ice().selected_pair(),
+            Some(old),
+            "at {:?}",
+            s.now()
+        );
+        assert_eq!(
+            s.endpoint(b).ice().selected_pair().map(|p| p.remote),
+            Some(old.local)
+        );
+        false
     });
-    let t1 = switched_at.expect("new pair selected");
-    assert!(t1 > t0 + Duration::from_secs(1));
-    assert!(run_until_both_selected(
-        &mut sim,
-        a,
-        b,
-        t1 + Duration::from_secs(5)
-    ));
+    for n in [a, b] {
+        assert!(
+            connected(sim.endpoint(n).state()),
+            "{:?}",
+            sim.endpoint(n).state()
+        );
+    }
+    // Signal the new generation.
+    signal(&mut sim, a, b);
+    let t_signal = sim.now();
+    let switched = |s: &Sim<Node>, n: NodeId| {
+        s.endpoint(n)
+            .events()
+            .iter()
+            .any(|(t, e)| *t >= t_signal && matches!(e, IceEvent::SelectedPairChanged(_)))
+    };
+    // Until the new generation selects, every observation sees the old pair, never none.
+    sim.run_until_pred(t_signal + Duration::from_secs(20), |s| {
+        if switched(s, a) {
+            return true;
+        }
+        assert_eq!(
+            s.endpoint(a).ice().selected_pair(),
+            Some(old),
+            "at {:?}",
+            s.now()
+        );
+        false
+    });
+    assert!(switched(&sim, a), "A selected a pair in the new generation");
+    let limit = sim.now() + Duration::from_secs(5);
+    assert!(run_until_both_selected(&mut sim, a, b, limit));
+    sim.run_until(sim.now() + Duration::from_secs(2));
+    assert!(switched(&sim, b), "B selected a pair in the new generation");
     assert_same_pair(&sim, a, b);
+    // The new pair was nominated with the new credentials: A's checks now name them.
+    assert!(
+        sim.endpoint(a)
+            .ice()
+            .pair_stats()
+            .any(|p| p.nominated && p.responses_received > 0)
+    );
     // Never disconnected or failed during the restart; and it stays up afterwards.
     sim.run_until(sim.now() + Duration::from_secs(40));
     for n in [a, b] {

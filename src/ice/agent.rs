@@ -481,7 +481,15 @@ impl IceAgent {
             );
         }
         if let Some(p) = &self.previous {
-            t = earliest(t, Some(p.next_consent));
+            if !self.config.lite {
+                t = earliest(t, Some(p.next_consent));
+            }
+            if self.selected.is_none() {
+                t = earliest(t, Some(p.last_consent + self.config.consent_timeout));
+                if self.state != IceConnectionState::Disconnected {
+                    t = earliest(t, Some(p.last_consent + self.config.disconnected_timeout));
+                }
+            }
         }
         if let (Some(since), None) = (self.checking_since, self.selected) {
             t = earliest(t, Some(since + self.config.checking_timeout));

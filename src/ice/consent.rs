@@ -25,6 +25,7 @@ impl IceAgent {
             }
         }
         if let Some(prev) = &self.previous
+            && !self.config.lite
             && now >= prev.next_consent
         {
             let (pair, creds, local_ufrag) =
@@ -117,13 +118,21 @@ impl IceAgent {
     pub(crate) fn update_state(&mut self, now: Instant) {
         use IceConnectionState as S;
         if let Some(prev) = &self.previous
-            && now >= prev.last_consent + self.config.consent_timeout
             && self.selected.is_none()
         {
-            tracing::debug!("consent lost on the previous generation's pair");
-            self.previous = None;
-            self.set_state(S::Failed);
-            return;
+            // During a restart the previous generation's pair is the connection: its
+            // consent decides between connected, disconnected and failed.
+            if now >= prev.last_consent + self.config.consent_timeout {
+                tracing::debug!("consent lost on the previous generation's pair");
+                self.previous = None;
+                self.set_state(S::Failed);
+                return;
+            }
+            if now >= prev.last_consent + self.config.disconnected_timeout {
+                self.set_state(S::Disconnected);
+            } else if self.state == S::Disconnected {
+                self.set_state(S::Connected);
+            }
         }
         if self.selected.is_some() {
             // A full agent's consent comes from responses to its checks (RFC 7675); a lite

@@ -100,7 +100,13 @@ impl IceAgent {
             return;
         }
         if let Generation::Previous = generation {
-            // The peer's consent checks on the old pair during a restart: answer only.
+            // The peer's consent checks on the old pair during a restart: answer only (a
+            // lite agent takes them as consent, as it does for the current pair).
+            if self.config.lite
+                && let Some(p) = self.previous.as_mut()
+            {
+                p.last_consent = now;
+            }
             self.reply_success(rx, pkt, &key);
             return;
         }
