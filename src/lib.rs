@@ -101,6 +101,7 @@
     )
 )]
 
+pub mod dtls;
 pub mod ice;
 pub mod net;
 pub mod rng;
