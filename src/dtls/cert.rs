@@ -61,7 +61,9 @@ impl Fingerprint {
     pub fn of(algorithm: HashAlgorithm, der: &[u8]) -> Self {
         Fingerprint {
             algorithm,
-            bytes: digest::digest(algorithm.digest_alg(), der).as_ref().to_vec(),
+            bytes: digest::digest(algorithm.digest_alg(), der)
+                .as_ref()
+                .to_vec(),
         }
     }
 
@@ -109,7 +111,11 @@ impl FromStr for Fingerprint {
             "sha-256" => HashAlgorithm::Sha256,
             "sha-384" => HashAlgorithm::Sha384,
             "sha-512" => HashAlgorithm::Sha512,
-            _ => return Err(FingerprintParseError::UnsupportedHash(name.chars().take(16).collect())),
+            _ => {
+                return Err(FingerprintParseError::UnsupportedHash(
+                    name.chars().take(16).collect(),
+                ));
+            }
         };
         let mut bytes = Vec::with_capacity(algorithm.len());
         for pair in value.trim().split(':') {

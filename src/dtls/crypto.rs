@@ -128,7 +128,11 @@ pub(crate) fn parses_as_certificate(cert_der: &[u8]) -> bool {
 
 /// Signs `message` with `key` under a scheme from `offered` (or ECDSA P-256 SHA-256 when
 /// the peer offered none); returns the scheme's code point and the signature.
-pub(crate) fn sign(key: &Arc<dyn SigningKey>, offered: &[u16], message: &[u8]) -> Option<(u16, Vec<u8>)> {
+pub(crate) fn sign(
+    key: &Arc<dyn SigningKey>,
+    offered: &[u16],
+    message: &[u8],
+) -> Option<(u16, Vec<u8>)> {
     let offered: Vec<SignatureScheme> = if offered.is_empty() {
         vec![SignatureScheme::ECDSA_NISTP256_SHA256]
     } else {

@@ -78,7 +78,11 @@ impl core::fmt::Debug for Dtls {
 impl Dtls {
     /// A new endpoint. A client sends nothing until [`start`](Self::start); a server
     /// answers ClientHellos from the start.
-    pub fn new(config: DtlsConfig, cert: DtlsCertificate, role: DtlsRole) -> Result<Self, DtlsError> {
+    pub fn new(
+        config: DtlsConfig,
+        cert: DtlsCertificate,
+        role: DtlsRole,
+    ) -> Result<Self, DtlsError> {
         if config.cipher_suites.is_empty() {
             return Err(DtlsError::Config("cipher_suites is empty"));
         }
@@ -215,7 +219,12 @@ impl Dtls {
 
     /// Handles a datagram, handing application data straight to `on_data` (no copy, no
     /// allocation: the slice lives in an internal buffer until `on_data` returns).
-    pub fn handle_receive_with(&mut self, now: Instant, datagram: &[u8], on_data: &mut dyn FnMut(&[u8])) {
+    pub fn handle_receive_with(
+        &mut self,
+        now: Instant,
+        datagram: &[u8],
+        on_data: &mut dyn FnMut(&[u8]),
+    ) {
         self.receive(now, datagram, Some(on_data));
     }
 
@@ -359,7 +368,9 @@ impl Dtls {
             self.stats.dropped_malformed += 1;
             return;
         };
-        let Handshake::ServerListening(listening) = core::mem::replace(&mut self.hs, Handshake::Dead) else {
+        let Handshake::ServerListening(listening) =
+            core::mem::replace(&mut self.hs, Handshake::Dead)
+        else {
             return;
         };
         let mut ctx = Ctx {
@@ -373,7 +384,11 @@ impl Dtls {
             expect_seq: None,
         };
         let result = listening.client_hello(&frag, rec.header.seq, &mut ctx);
-        let (flight, reply, expect) = (ctx.flight.take(), ctx.stateless_reply.take(), ctx.expect_seq);
+        let (flight, reply, expect) = (
+            ctx.flight.take(),
+            ctx.stateless_reply.take(),
+            ctx.expect_seq,
+        );
         match result {
             Ok(None) => {
                 self.hs = Handshake::ServerListening(listening);
@@ -443,7 +458,10 @@ impl Dtls {
     }
 
     fn new_flight(&mut self, now: Instant, f: Flight) {
-        let has_ccs = f.items.iter().any(|i| matches!(i, FlightItem::ChangeCipherSpec));
+        let has_ccs = f
+            .items
+            .iter()
+            .any(|i| matches!(i, FlightItem::ChangeCipherSpec));
         self.flight = Some(f);
         self.rto = self.config.initial_retransmit;
         self.transmit_flight(now);
@@ -527,7 +545,8 @@ impl Dtls {
         };
         self.phase = Phase::Connected;
         self.started_at = None;
-        self.events.push_back(DtlsEvent::Connected(Box::new(connected)));
+        self.events
+            .push_back(DtlsEvent::Connected(Box::new(connected)));
         for d in core::mem::take(&mut self.held) {
             self.stats.app_bytes_in += d.len() as u64;
             self.push_data_event(d);
@@ -565,7 +584,11 @@ impl Dtls {
 
     fn send_alert(&mut self, level: AlertLevel, description: AlertDescription) {
         let alert = Alert { level, description }.to_bytes();
-        let epoch = if self.records.has_write_keys() { self.alert_epoch } else { 0 };
+        let epoch = if self.records.has_write_keys() {
+            self.alert_epoch
+        } else {
+            0
+        };
         let mut d = Vec::with_capacity(64);
         if seal_append(&mut self.records, &mut d, epoch, ContentType::Alert, &alert).is_some() {
             self.push_out(d);
@@ -648,9 +671,7 @@ impl Dtls {
 
     /// The next deadline: a retransmission or the handshake timeout.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let give_up = self
-            .started_at
-            .map(|s| s + self.config.handshake_timeout);
+        let give_up = self.started_at.map(|s| s + self.config.handshake_timeout);
         crate::time::earliest(self.retransmit_at, give_up)
     }
 
@@ -705,7 +726,11 @@ impl Dtls {
 
     /// Seals application data as one record straight into `out` (the zero-copy path for
     /// a host that sends it at once); returns the datagram length. Connected only.
-    pub fn seal_application_data(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize, DtlsError> {
+    pub fn seal_application_data(
+        &mut self,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, DtlsError> {
         match self.phase {
             Phase::Connected => {}
             Phase::Closed => return Err(DtlsError::Closed),

@@ -31,7 +31,13 @@ pub(crate) struct Flight {
 }
 
 impl Flight {
-    pub(crate) fn handshake(&mut self, epoch: u16, msg_type: HandshakeType, seq: u16, body: Vec<u8>) {
+    pub(crate) fn handshake(
+        &mut self,
+        epoch: u16,
+        msg_type: HandshakeType,
+        seq: u16,
+        body: Vec<u8>,
+    ) {
         self.items.push(FlightItem::Handshake {
             epoch,
             msg_type,

@@ -5,7 +5,9 @@
 //! handshake) and 1 (the negotiated AEAD).
 
 use super::crypto::RecordCipher;
-use super::wire::record::{ContentType, DTLS_1_2, MAX_SEQ, RECORD_HEADER_LEN, Record, RecordHeader};
+use super::wire::record::{
+    ContentType, DTLS_1_2, MAX_SEQ, RECORD_HEADER_LEN, Record, RecordHeader,
+};
 
 /// A 64-record sliding window (RFC 6347 §4.1.2.6). A sequence number is accepted once,
 /// and only if it is newer than the window's bottom.

@@ -10,8 +10,8 @@ use crate::dtls::flight::Flight;
 use crate::dtls::reassembly::Message;
 use crate::dtls::wire::alert::AlertDescription as A;
 use crate::dtls::wire::extensions::{
-    EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO,
-    EXT_SUPPORTED_GROUPS, EXT_USE_SRTP, Extensions, POINT_FORMAT_UNCOMPRESSED, UseSrtp,
+    EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, EXT_SUPPORTED_GROUPS,
+    EXT_USE_SRTP, Extensions, POINT_FORMAT_UNCOMPRESSED, UseSrtp,
 };
 use crate::dtls::wire::handshake::HandshakeType as T;
 use crate::dtls::wire::messages::{
@@ -79,7 +79,11 @@ impl ClientHelloSent {
         f
     }
 
-    pub(crate) fn handle(mut self: Box<Self>, msg: Message, ctx: &mut Ctx<'_>) -> HsResult<Handshake> {
+    pub(crate) fn handle(
+        mut self: Box<Self>,
+        msg: Message,
+        ctx: &mut Ctx<'_>,
+    ) -> HsResult<Handshake> {
         match msg.msg_type {
             T::HelloVerifyRequest => {
                 let hvr = HelloVerifyRequest::parse(&msg.body).map_err(decode)?;
@@ -109,7 +113,10 @@ impl ClientHelloSent {
         }
         let suite = CipherSuite::from_id(sh.cipher_suite)
             .filter(|s| ctx.config.cipher_suites.contains(s))
-            .ok_or(fatal(A::IllegalParameter, "server chose a suite not offered"))?;
+            .ok_or(fatal(
+                A::IllegalParameter,
+                "server chose a suite not offered",
+            ))?;
         if sh.compression_method != COMPRESSION_NULL {
             return Err(fatal(A::IllegalParameter, "server chose compression"));
         }
@@ -124,13 +131,24 @@ impl ClientHelloSent {
         if sh.extensions.present.iter().any(|t| !offered.contains(t))
             || (sh.extensions.use_srtp.is_some() && self.hello.extensions.use_srtp.is_none())
         {
-            return Err(fatal(A::UnsupportedExtension, "server sent an extension not offered"));
+            return Err(fatal(
+                A::UnsupportedExtension,
+                "server sent an extension not offered",
+            ));
         }
         if !sh.extensions.extended_master_secret {
             // RFC 7627 §5.2: we refuse a handshake without it.
-            return Err(fatal(A::HandshakeFailure, "server refused extended master secret"));
+            return Err(fatal(
+                A::HandshakeFailure,
+                "server refused extended master secret",
+            ));
         }
-        if sh.extensions.renegotiation_info.as_ref().is_some_and(|ri| !ri.is_empty()) {
+        if sh
+            .extensions
+            .renegotiation_info
+            .as_ref()
+            .is_some_and(|ri| !ri.is_empty())
+        {
             return Err(fatal(A::HandshakeFailure, "non-empty renegotiation_info"));
         }
         if let Some(f) = &sh.extensions.ec_point_formats
@@ -147,7 +165,10 @@ impl ClientHelloSent {
                 };
                 let p = SrtpProfile::from_id(*id)
                     .filter(|p| ctx.config.srtp_profiles.contains(p))
-                    .ok_or(fatal(A::IllegalParameter, "server chose an SRTP profile not offered"))?;
+                    .ok_or(fatal(
+                        A::IllegalParameter,
+                        "server chose an SRTP profile not offered",
+                    ))?;
                 if !u.mki.is_empty() {
                     return Err(fatal(A::IllegalParameter, "unexpected SRTP MKI"));
                 }
@@ -185,7 +206,11 @@ pub(crate) struct ClientNegotiating {
 }
 
 impl ClientNegotiating {
-    pub(crate) fn handle(mut self: Box<Self>, msg: Message, ctx: &mut Ctx<'_>) -> HsResult<Handshake> {
+    pub(crate) fn handle(
+        mut self: Box<Self>,
+        msg: Message,
+        ctx: &mut Ctx<'_>,
+    ) -> HsResult<Handshake> {
         let unexpected = || fatal(A::UnexpectedMessage, "unexpected message in server flight");
         match (msg.msg_type, &self.server_cert, &self.server_kx) {
             (T::Certificate, None, None) => {
@@ -196,7 +221,10 @@ impl ClientNegotiating {
                 let ske = ServerKeyExchange::parse(&msg.body).map_err(decode)?;
                 let group = NamedGroup::from_id(ske.group)
                     .filter(|g| ctx.config.groups.contains(g))
-                    .ok_or(fatal(A::IllegalParameter, "server chose a group not offered"))?;
+                    .ok_or(fatal(
+                        A::IllegalParameter,
+                        "server chose a group not offered",
+                    ))?;
                 let mut signed = Vec::with_capacity(64 + 4 + ske.public.len());
                 signed.extend_from_slice(&self.client_random);
                 signed.extend_from_slice(&self.server_random);
@@ -248,7 +276,13 @@ impl ClientNegotiating {
             public: kx.pub_key().to_vec(),
         }
         .write(&mut body);
-        push(&mut flight, &mut self.transcript, T::ClientKeyExchange, 0, body);
+        push(
+            &mut flight,
+            &mut self.transcript,
+            T::ClientKeyExchange,
+            0,
+            body,
+        );
         // RFC 7627 §4: the session hash covers everything up to ClientKeyExchange.
         let session_hash = self.transcript.hash(self.suite);
         let master = crypto::master_secret(
@@ -260,31 +294,53 @@ impl ClientNegotiating {
         )
         .ok_or(fatal(A::IllegalParameter, "bad server public key"))?;
         if let Some(req) = &self.cert_request {
-            let (scheme, signature) =
-                crypto::sign(ctx.cert.key(), &req.signature_algorithms, self.transcript.bytes())
-                    .ok_or(fatal(A::HandshakeFailure, "no common signature scheme"))?;
+            let (scheme, signature) = crypto::sign(
+                ctx.cert.key(),
+                &req.signature_algorithms,
+                self.transcript.bytes(),
+            )
+            .ok_or(fatal(A::HandshakeFailure, "no common signature scheme"))?;
             let mut body = Vec::new();
             CertificateVerify { scheme, signature }.write(&mut body);
-            push(&mut flight, &mut self.transcript, T::CertificateVerify, 0, body);
+            push(
+                &mut flight,
+                &mut self.transcript,
+                T::CertificateVerify,
+                0,
+                body,
+            );
         }
         flight.ccs();
-        let (write, read) =
-            derive_ciphers(self.suite, &master, &self.client_random, &self.server_random, true)?;
+        let (write, read) = derive_ciphers(
+            self.suite,
+            &master,
+            &self.client_random,
+            &self.server_random,
+            true,
+        )?;
         ctx.records.install(write, read);
         let vd = verify_data(self.suite, &master, b"client finished", &self.transcript);
-        push(&mut flight, &mut self.transcript, T::Finished, 1, vd.to_vec());
+        push(
+            &mut flight,
+            &mut self.transcript,
+            T::Finished,
+            1,
+            vd.to_vec(),
+        );
         ctx.flight = Some(flight);
-        Ok(Handshake::ClientWaitFinished(Box::new(ClientWaitFinished {
-            established: Established {
-                suite: self.suite,
-                srtp: self.srtp,
-                master,
-                client_random: self.client_random,
-                server_random: self.server_random,
-                peer_cert: server_cert,
+        Ok(Handshake::ClientWaitFinished(Box::new(
+            ClientWaitFinished {
+                established: Established {
+                    suite: self.suite,
+                    srtp: self.srtp,
+                    master,
+                    client_random: self.client_random,
+                    server_random: self.server_random,
+                    peer_cert: server_cert,
+                },
+                transcript: core::mem::take(&mut self.transcript),
             },
-            transcript: core::mem::take(&mut self.transcript),
-        })))
+        )))
     }
 }
 

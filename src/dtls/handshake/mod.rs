@@ -16,7 +16,9 @@
 mod client;
 mod server;
 
-pub(crate) use client::{ClientHelloSent, ClientNegotiating, ClientWaitFinished, start as start_client};
+pub(crate) use client::{
+    ClientHelloSent, ClientNegotiating, ClientWaitFinished, start as start_client,
+};
 pub(crate) use server::{ServerListening, ServerNegotiating};
 
 use super::cert::{DtlsCertificate, Fingerprint};
@@ -170,7 +172,10 @@ impl Handshake {
 }
 
 fn fatal_unexpected(_state: Handshake, _msg: Message) -> Fatal {
-    fatal(AlertDescription::UnexpectedMessage, "unexpected handshake message")
+    fatal(
+        AlertDescription::UnexpectedMessage,
+        "unexpected handshake message",
+    )
 }
 
 /// Derives the epoch-1 ciphers (RFC 5246 §6.3): `(write, read)` for the given side.

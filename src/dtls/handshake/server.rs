@@ -83,7 +83,14 @@ impl ServerListening {
             .write(&mut body);
             let mut plain = Vec::with_capacity(12 + body.len());
             let len = body.len() as u32;
-            put_header(&mut plain, T::HelloVerifyRequest, len, frag.message_seq, 0, len);
+            put_header(
+                &mut plain,
+                T::HelloVerifyRequest,
+                len,
+                frag.message_seq,
+                0,
+                len,
+            );
             plain.extend_from_slice(&body);
             let mut dgram = Vec::with_capacity(64);
             let mut records = crate::dtls::record_layer::RecordLayer::default();
@@ -116,9 +123,16 @@ fn negotiate(hello: ClientHello, frag: &Fragment<'_>, ctx: &mut Ctx<'_>) -> HsRe
     }
     let ext = &hello.extensions;
     if !ext.extended_master_secret {
-        return Err(fatal(A::HandshakeFailure, "client did not offer extended master secret"));
+        return Err(fatal(
+            A::HandshakeFailure,
+            "client did not offer extended master secret",
+        ));
     }
-    if ext.renegotiation_info.as_ref().is_some_and(|ri| !ri.is_empty()) {
+    if ext
+        .renegotiation_info
+        .as_ref()
+        .is_some_and(|ri| !ri.is_empty())
+    {
         return Err(fatal(A::HandshakeFailure, "non-empty renegotiation_info"));
     }
     if let Some(f) = &ext.ec_point_formats
@@ -235,7 +249,11 @@ pub(crate) struct ServerNegotiating {
 }
 
 impl ServerNegotiating {
-    pub(crate) fn handle(mut self: Box<Self>, msg: Message, ctx: &mut Ctx<'_>) -> HsResult<Handshake> {
+    pub(crate) fn handle(
+        mut self: Box<Self>,
+        msg: Message,
+        ctx: &mut Ctx<'_>,
+    ) -> HsResult<Handshake> {
         let unexpected = || fatal(A::UnexpectedMessage, "unexpected message in client flight");
         match (msg.msg_type, &self.client_cert, &self.master, self.verified) {
             (T::Certificate, None, None, false) => {
@@ -268,8 +286,12 @@ impl ServerNegotiating {
             }
             (T::CertificateVerify, Some(cert), Some(_), false) => {
                 let cv = CertificateVerify::parse(&msg.body).map_err(decode)?;
-                if !crypto::verify_signature(cert, cv.scheme, self.transcript.bytes(), &cv.signature)
-                {
+                if !crypto::verify_signature(
+                    cert,
+                    cv.scheme,
+                    self.transcript.bytes(),
+                    &cv.signature,
+                ) {
                     return Err(fatal(A::DecryptError, "bad CertificateVerify signature"));
                 }
                 self.verified = true;

@@ -85,7 +85,12 @@ pub(crate) fn u16_list(raw: &[u8]) -> Option<Vec<u16>> {
     }
     Some(
         raw.chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+            .map(|c| {
+                u16::from_be_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
             .collect(),
     )
 }
