@@ -31,6 +31,12 @@ pub(crate) const VERIFY_SCHEMES: [u16; 8] = [
     0x0501, // rsa_pkcs1_sha384
 ];
 
+/// Whether a signature scheme fits the ECDHE_ECDSA suites: ECDSA, or EdDSA (RFC 8422
+/// §5.1.3 lets ECDHE_ECDSA suites sign with Ed25519).
+pub(crate) fn is_ecdsa_suite_scheme(scheme: u16) -> bool {
+    matches!(scheme, 0x0403 | 0x0503 | 0x0603 | 0x0807)
+}
+
 fn tls12_suite(s: CipherSuite) -> Option<&'static rustls::Tls12CipherSuite> {
     use rustls::crypto::aws_lc_rs::cipher_suite as cs;
     let supported = match s {

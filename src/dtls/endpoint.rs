@@ -341,6 +341,15 @@ impl Dtls {
                 return;
             };
             plain = rest;
+            if frag.msg_type == HandshakeType::HelloRequest {
+                // RFC 5246 §7.4.1.1: ignored during a handshake; afterwards it asks for a
+                // renegotiation, which we refuse.
+                self.stats.dropped_unexpected += 1;
+                if epoch == 1 && self.hs.is_established() {
+                    self.send_alert(AlertLevel::Warning, AlertDescription::NoRenegotiation);
+                }
+                continue;
+            }
             if self.hs.is_established() {
                 if frag.message_seq < self.reasm.next_seq() {
                     *peer_retransmitted = true;
@@ -783,6 +792,18 @@ impl Dtls {
             server_key: sk.to_vec(),
             server_salt: ss.to_vec(),
         })
+    }
+
+    /// Seals any record (tests forge renegotiations and other oddities with it).
+    #[cfg(test)]
+    pub(crate) fn seal_raw(
+        &mut self,
+        epoch: u16,
+        ty: ContentType,
+        plain: &[u8],
+        out: &mut [u8],
+    ) -> Option<usize> {
+        self.records.seal(epoch, ty, plain, out)
     }
 
     /// The peer's certificate (DER) once the handshake has received it.

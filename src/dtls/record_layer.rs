@@ -6,7 +6,7 @@
 
 use super::crypto::RecordCipher;
 use super::wire::record::{
-    ContentType, DTLS_1_2, MAX_SEQ, RECORD_HEADER_LEN, Record, RecordHeader,
+    ContentType, DTLS_1_2, MAX_PLAINTEXT, MAX_SEQ, RECORD_HEADER_LEN, Record, RecordHeader,
 };
 
 /// A 64-record sliding window (RFC 6347 §4.1.2.6). A sequence number is accepted once,
@@ -179,6 +179,10 @@ impl RecordLayer {
         if !window.check(h.seq) {
             return Err(OpenError::Replay);
         }
+        // RFC 5246 §6.2.1/§6.2.3: plaintext beyond 2^14 is a record_overflow; dropped.
+        if slot == 0 && rec.fragment.len() > MAX_PLAINTEXT {
+            return Err(OpenError::BadAuth);
+        }
         scratch.clear();
         scratch.extend_from_slice(rec.fragment);
         let range = if slot == 0 {
@@ -188,6 +192,9 @@ impl RecordLayer {
             c.open(h.epoch_seq(), h.content_type, scratch)
                 .ok_or(OpenError::BadAuth)?
         };
+        if range.len() > MAX_PLAINTEXT {
+            return Err(OpenError::BadAuth);
+        }
         if let Some(w) = self.replay.get_mut(slot) {
             w.mark(h.seq);
         }

@@ -4,6 +4,7 @@
 //! suite runs as root (`unshare -n`): the test re-executes its own binary there, so no
 //! datagram can reach any other address. Without root it runs on the host's loopback
 //! and says so loudly.
+#![allow(clippy::disallowed_methods)] // a host-side helper: it may read the clock and sleep
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};

@@ -229,6 +229,12 @@ impl ClientNegotiating {
                 signed.extend_from_slice(&self.client_random);
                 signed.extend_from_slice(&self.server_random);
                 signed.extend_from_slice(&ServerKeyExchange::params(ske.group, &ske.public));
+                if !crypto::is_ecdsa_suite_scheme(ske.scheme) {
+                    return Err(fatal(
+                        A::IllegalParameter,
+                        "ServerKeyExchange not signed with ECDSA",
+                    ));
+                }
                 if !crypto::verify_signature(cert, ske.scheme, &signed, &ske.signature) {
                     return Err(fatal(A::DecryptError, "bad ServerKeyExchange signature"));
                 }

@@ -155,6 +155,14 @@ impl core::fmt::Debug for Handshake {
 impl Handshake {
     /// Handles the next complete handshake message.
     pub(crate) fn handle(self, msg: Message, ctx: &mut Ctx<'_>) -> HsResult<Handshake> {
+        // Only Finished travels encrypted in a first handshake (RFC 5246 §7.4.9); the
+        // states check that it does.
+        if msg.epoch != 0 && msg.msg_type != HandshakeType::Finished {
+            return Err(fatal(
+                AlertDescription::UnexpectedMessage,
+                "handshake message in the wrong epoch",
+            ));
+        }
         match self {
             Handshake::ClientHelloSent(s) => s.handle(msg, ctx),
             Handshake::ClientNegotiating(s) => s.handle(msg, ctx),

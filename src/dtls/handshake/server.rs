@@ -163,8 +163,24 @@ fn negotiate(hello: ClientHello, frag: &Fragment<'_>, ctx: &mut Ctx<'_>) -> HsRe
     signed.extend_from_slice(&server_random);
     signed.extend_from_slice(&params);
     let offered_sigs = ext.signature_algorithms.clone().unwrap_or_default();
-    let (scheme, signature) = crypto::sign(ctx.cert.key(), &offered_sigs, &signed)
-        .ok_or(fatal(A::HandshakeFailure, "no common signature scheme"))?;
+    let ecdsa_sigs: Vec<u16> = offered_sigs
+        .iter()
+        .copied()
+        .filter(|s| crypto::is_ecdsa_suite_scheme(*s))
+        .collect();
+    if ecdsa_sigs.is_empty() && !offered_sigs.is_empty() {
+        return Err(fatal(
+            A::HandshakeFailure,
+            "client accepts no ECDSA signature",
+        ));
+    }
+    // An RSA certificate cannot serve the ECDHE_ECDSA suites.
+    let (scheme, signature) = crypto::sign(ctx.cert.key(), &ecdsa_sigs, &signed)
+        .filter(|(s, _)| crypto::is_ecdsa_suite_scheme(*s))
+        .ok_or(fatal(
+            A::HandshakeFailure,
+            "no common ECDSA signature scheme",
+        ))?;
 
     let sh = ServerHello {
         version: DTLS_1_2,
