@@ -41,7 +41,12 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
     cargo fuzz build
     for t in $(cargo fuzz list); do
       echo "-- fuzz $t"
-      cargo fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 1
+      # A scratch corpus (outside the repository) seeded from fuzz/seeds/<target>.
+      corpus="${TMPDIR:-/tmp}/sansrtc-fuzz-corpus/$t"
+      mkdir -p "$corpus"
+      seeds=()
+      [ -d "seeds/$t" ] && seeds=("seeds/$t")
+      cargo fuzz run "$t" "$corpus" "${seeds[@]}" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 1
     done
   )
 fi

@@ -105,6 +105,7 @@ pub mod dtls;
 pub mod ice;
 pub mod net;
 pub mod rng;
+pub mod sctp;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod time;

@@ -1,0 +1,381 @@
+//! [`Association`]: the state machine of RFC 9260 §4 (set-up, data, shutdown, abort).
+//! Incoming packets are handled in `inbound.rs`; outgoing packets and timers in
+//! `outbound.rs`.
+
+mod inbound;
+mod outbound;
+
+use std::collections::VecDeque;
+
+use aws_lc_rs::hmac;
+
+use super::cookie::Cookie;
+use super::reconfig::{Actions, Reconfig};
+use super::recv::{DataOutcome, Receiver};
+use super::send::{Rto, Sender};
+use super::wire::chunks::{
+    self, DataChunk, ForwardTsn, Init, PARAM_FORWARD_TSN_SUPPORTED, PARAM_STATE_COOKIE,
+    PARAM_SUPPORTED_EXTENSIONS, ReconfigParam, Sack, Tlvs, cause, write_tlv,
+};
+use super::wire::{COMMON_HEADER_LEN, Packet, RawChunk, Writer, chunk_type as ct, write_checksum};
+use super::{CloseReason, SctpConfig, SctpError, SctpEvent, SctpStats, SendOptions};
+use crate::rng::Rng;
+use crate::time::{Duration, Instant, earliest};
+
+/// Control packets waiting (INIT ACK, COOKIE ACK, ABORT, ...): a flood of INITs costs
+/// drops beyond this, not memory.
+const MAX_CTRL: usize = 16;
+/// Most gap blocks in one SACK.
+const MAX_GAP_BLOCKS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Closed,
+    CookieWait,
+    CookieEchoed,
+    Established,
+    ShutdownPending,
+    ShutdownSent,
+    ShutdownReceived,
+    ShutdownAckSent,
+    /// Ended: nothing more happens.
+    Dead,
+}
+
+/// An SCTP association. See the [module docs](super).
+pub struct Association {
+    config: SctpConfig,
+    rng: Rng,
+    state: State,
+    my_tag: u32,
+    peer_tag: u32,
+    my_initial_tsn: u32,
+    cookie_key: hmac::Key,
+    sender: Sender,
+    receiver: Receiver,
+    reconfig: Reconfig,
+    peer_reconfig: bool,
+    /// T1-init / T1-cookie.
+    t1: Option<Instant>,
+    t1_rto: Duration,
+    init_retries: u32,
+    init_due: bool,
+    cookie: Vec<u8>,
+    cookie_echo_due: bool,
+    ctrl: VecDeque<Vec<u8>>,
+    sack_due: bool,
+    sack_deadline: Option<Instant>,
+    data_packets_unacked: u32,
+    /// T2-shutdown.
+    t2: Option<Instant>,
+    shutdown_due: bool,
+    shutdown_retries: u32,
+    heartbeat_at: Option<Instant>,
+    heartbeat_sent: Option<(Instant, u64)>,
+    heartbeat_due: bool,
+    /// `shutdown` was called before the association was up.
+    shutdown_requested: bool,
+    error_count: u32,
+    events: VecDeque<SctpEvent>,
+    event_bytes: usize,
+    remote_max_message: usize,
+    stats: SctpStats,
+    /// The latest time the host gave us.
+    last_now: Instant,
+}
+
+impl core::fmt::Debug for Association {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Association")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Association {
+    /// A new association in the CLOSED state: it answers an INIT, or starts one with
+    /// [`connect`](Self::connect).
+    pub fn new(config: SctpConfig, now: Instant) -> Self {
+        let mut rng = Rng::new(config.rng);
+        let my_tag = loop {
+            let t = rng.u32();
+            if t != 0 {
+                break t;
+            }
+        };
+        let my_initial_tsn = rng.u32();
+        let mut secret = [0u8; 32];
+        rng.fill(&mut secret);
+        let mtu = config.mtu.clamp(256, 65535);
+        let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
+        Association {
+            sender: Sender::new(my_initial_tsn, mtu, rto, config.max_active_streams),
+            receiver: Receiver::new(
+                config.receive_buffer,
+                config.max_receive_message_size,
+                config.max_active_streams,
+            ),
+            reconfig: Reconfig::new(my_initial_tsn, 0),
+            peer_reconfig: false,
+            t1: None,
+            t1_rto: config.rto_initial,
+            init_retries: 0,
+            init_due: false,
+            cookie: Vec::new(),
+            cookie_echo_due: false,
+            ctrl: VecDeque::new(),
+            sack_due: false,
+            sack_deadline: None,
+            data_packets_unacked: 0,
+            t2: None,
+            shutdown_due: false,
+            shutdown_retries: 0,
+            heartbeat_at: None,
+            heartbeat_sent: None,
+            heartbeat_due: false,
+            shutdown_requested: false,
+            error_count: 0,
+            events: VecDeque::new(),
+            event_bytes: 0,
+            remote_max_message: config.max_message_size,
+            stats: SctpStats::default(),
+            last_now: now,
+            state: State::Closed,
+            my_tag,
+            peer_tag: 0,
+            my_initial_tsn,
+            cookie_key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            rng,
+            config,
+        }
+    }
+
+    /// Starts the association: sends INIT. Both ends may call it (WebRTC peers do): the
+    /// crossing INITs resolve as RFC 9260 §5.2.1 says.
+    pub fn connect(&mut self, now: Instant) {
+        if self.state != State::Closed {
+            return;
+        }
+        self.state = State::CookieWait;
+        self.init_due = true;
+        self.t1_rto = self.config.rto_initial;
+        self.t1 = Some(now + self.t1_rto);
+    }
+
+    /// Whether the association is established (data can flow).
+    pub fn is_established(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownReceived
+        )
+    }
+
+    /// Whether the association ended.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Dead
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> SctpStats {
+        let mut s = self.stats.clone();
+        s.data_chunks_out = self.sender.chunks_sent;
+        s.retransmitted_chunks = self.sender.chunks_retransmitted;
+        s.fast_retransmits = self.sender.fast_retransmits;
+        s.abandoned_messages = self.sender.abandoned_messages;
+        s.duplicate_chunks = self.receiver.duplicates;
+        s.dropped_chunks = self.receiver.dropped;
+        s.srtt = self.sender.rto.srtt;
+        s.cwnd = self.sender.cwnd;
+        s.rto = self.sender.rto.rto;
+        s.bytes_in_flight = self.sender.flight_size;
+        s.peer_rwnd = self.sender.peer_rwnd;
+        s.local_rwnd = self.receiver.a_rwnd(self.event_bytes) as usize;
+        s
+    }
+
+    /// The largest message [`send`](Self::send) accepts: ours, or the peer's
+    /// `a=max-message-size` if smaller.
+    pub fn max_message_size(&self) -> usize {
+        self.config.max_message_size.min(self.remote_max_message)
+    }
+
+    /// The peer's `a=max-message-size` (RFC 8841 §6); 0 means no limit was given.
+    pub fn set_remote_max_message_size(&mut self, size: usize) {
+        self.remote_max_message = if size == 0 { usize::MAX } else { size };
+    }
+
+    /// Queues a message on `stream` with payload protocol identifier `ppid`. Messages
+    /// sent before the association is up wait for it.
+    pub fn send(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: &[u8],
+        opts: SendOptions,
+    ) -> Result<(), SctpError> {
+        self.send_owned(stream, ppid, data.to_vec(), opts)
+    }
+
+    /// Like [`send`](Self::send), taking ownership of the data (no copy).
+    pub fn send_owned(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: Vec<u8>,
+        opts: SendOptions,
+    ) -> Result<(), SctpError> {
+        match self.state {
+            State::Closed | State::CookieWait | State::CookieEchoed | State::Established
+                if !self.shutdown_requested => {}
+            _ => return Err(SctpError::Closed),
+        }
+        let max = self.max_message_size();
+        if data.len() > max {
+            return Err(SctpError::MessageTooBig {
+                size: data.len(),
+                max,
+            });
+        }
+        self.sender
+            .send(stream, ppid, data, opts, self.config.send_buffer)?;
+        self.stats.messages_out += 1;
+        Ok(())
+    }
+
+    /// Bytes queued on `stream` and not yet sent.
+    pub fn buffered_amount(&self, stream: u16) -> usize {
+        self.sender.buffered_amount(stream)
+    }
+
+    /// Sets the low threshold of `stream`'s buffered amount; crossing down to it raises
+    /// [`SctpEvent::BufferedAmountLow`].
+    pub fn set_buffered_amount_low_threshold(&mut self, stream: u16, bytes: usize) {
+        self.sender.stream_mut(stream).low_threshold = bytes;
+    }
+
+    /// Resets our outgoing `stream` (RFC 6525): it takes no more data, and once what was
+    /// queued has been sent, the peer is told. [`SctpEvent::OutgoingStreamReset`] follows.
+    pub fn reset_stream(&mut self, stream: u16) -> Result<(), SctpError> {
+        if !self.is_established()
+            && self.state != State::CookieWait
+            && self.state != State::CookieEchoed
+        {
+            return Err(SctpError::Closed);
+        }
+        let s = self.sender.stream_mut(stream);
+        if s.closing {
+            return Ok(());
+        }
+        s.closing = true;
+        self.reconfig.pending.push(stream);
+        Ok(())
+    }
+
+    /// Starts the graceful shutdown (RFC 9260 §9.2): no more sends; queued data is
+    /// delivered first.
+    pub fn shutdown(&mut self, now: Instant) {
+        match self.state {
+            State::Established => {
+                self.state = State::ShutdownPending;
+                self.progress_shutdown(now);
+            }
+            // Still connecting: shut down (after the queued data) once established.
+            State::CookieWait | State::CookieEchoed => self.shutdown_requested = true,
+            State::Closed => self.close(CloseReason::Shutdown),
+            _ => {}
+        }
+    }
+
+    /// Aborts at once (sends ABORT with a User-Initiated Abort cause).
+    pub fn abort(&mut self) {
+        if self.state == State::Dead {
+            return;
+        }
+        if self.peer_tag != 0 {
+            let tag = self.peer_tag;
+            self.push_ctrl(tag, |w| {
+                w.chunk(ct::ABORT, 0, |w| write_tlv(w, cause::USER_ABORT, &[]))
+            });
+        }
+        self.close(CloseReason::LocalAbort);
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.state == State::Dead {
+            return;
+        }
+        self.state = State::Dead;
+        self.t1 = None;
+        self.t2 = None;
+        self.sender.t3 = None;
+        self.sack_deadline = None;
+        self.heartbeat_at = None;
+        self.reconfig.timer = None;
+        self.events.push_back(SctpEvent::Closed(reason));
+    }
+
+    fn fail(&mut self, e: SctpError) {
+        self.close(CloseReason::Error(e));
+    }
+
+    /// Aborts because the peer broke the protocol.
+    fn violation(&mut self, why: &'static str) {
+        let tag = self.peer_tag;
+        self.push_ctrl(tag, |w| {
+            w.chunk(ct::ABORT, 0, |w| {
+                write_tlv(w, cause::PROTOCOL_VIOLATION, why.as_bytes())
+            })
+        });
+        self.fail(SctpError::ProtocolViolation(why));
+    }
+
+    /// Builds a control packet with verification tag `tag` and queues it.
+    fn push_ctrl(&mut self, tag: u32, f: impl FnOnce(&mut Writer<'_>) -> Option<()>) {
+        if self.ctrl.len() >= MAX_CTRL {
+            return;
+        }
+        let mut buf = vec![0u8; self.config.mtu.max(256)];
+        let mut w = Writer::new(&mut buf);
+        if w.common_header(self.config.local_port, self.config.remote_port, tag)
+            .is_none()
+            || f(&mut w).is_none()
+        {
+            return;
+        }
+        let n = w.len();
+        buf.truncate(n);
+        write_checksum(&mut buf);
+        self.ctrl.push_back(buf);
+    }
+
+    fn init_params(&self, cookie: Option<&[u8]>) -> Vec<u8> {
+        let mut p = vec![0u8; 64 + cookie.map_or(0, <[u8]>::len)];
+        let mut w = Writer::new(&mut p);
+        let ok = (|| {
+            write_tlv(
+                &mut w,
+                PARAM_SUPPORTED_EXTENSIONS,
+                &[ct::FORWARD_TSN, ct::RECONFIG],
+            )?;
+            write_tlv(&mut w, PARAM_FORWARD_TSN_SUPPORTED, &[])?;
+            if let Some(c) = cookie {
+                write_tlv(&mut w, PARAM_STATE_COOKIE, c)?;
+            }
+            Some(())
+        })();
+        let n = if ok.is_some() { w.len() } else { 0 };
+        p.truncate(n);
+        p
+    }
+
+    fn init_chunk<'p>(&self, params: &'p [u8]) -> Init<'p> {
+        Init {
+            initiate_tag: self.my_tag,
+            a_rwnd: self.receiver.a_rwnd(self.event_bytes),
+            outbound_streams: self.config.streams,
+            inbound_streams: self.config.streams,
+            initial_tsn: self.my_initial_tsn,
+            params,
+        }
+    }
+}
