@@ -101,6 +101,7 @@
     )
 )]
 
+pub mod datachannel;
 pub mod dtls;
 pub mod ice;
 pub mod net;

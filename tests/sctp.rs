@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use proptest::prelude::*;
+use sansrtc::datachannel::{ChannelConfig, DataChannelEvent, DataChannels, DataChannelsConfig};
+use sansrtc::dtls::DtlsRole;
 use sansrtc::sctp::{
     Association, CloseReason, Reliability, SctpConfig, SctpError, SctpEvent, SendOptions,
 };
@@ -476,6 +478,129 @@ fn unreachable_peer_fails_the_association() {
         sim.endpoint(a).closed(),
         Some(&CloseReason::Error(SctpError::Unreachable))
     );
+}
+
+/// A data channel layer on a fixed address, keeping its events.
+struct DcNode {
+    dc: DataChannels,
+    me: SocketAddr,
+    peer: SocketAddr,
+    events: Vec<DataChannelEvent>,
+}
+
+impl DcNode {
+    fn collect(&mut self) {
+        while let Some(e) = self.dc.poll_event() {
+            self.events.push(e);
+        }
+    }
+    fn count(&self, f: impl Fn(&DataChannelEvent) -> bool) -> usize {
+        self.events.iter().filter(|e| f(e)).count()
+    }
+}
+
+impl Endpoint for DcNode {
+    fn handle_receive(&mut self, now: Instant, rx: Receive<'_>) {
+        self.dc.handle_receive(now, rx.contents);
+        self.collect();
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.dc.handle_timeout(now);
+        self.collect();
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let size = self.dc.poll_transmit(now, buf)?;
+        self.collect();
+        Some(Transmit {
+            proto: Protocol::Udp,
+            source: self.me,
+            destination: self.peer,
+            size,
+        })
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.dc.poll_timeout()
+    }
+}
+
+#[test]
+fn a_thousand_data_channels_open_and_close() {
+    let (a, b): (SocketAddr, SocketAddr) = (A.parse().unwrap(), B.parse().unwrap());
+    let node = |role, seed, me, peer| DcNode {
+        dc: DataChannels::new(
+            DataChannelsConfig {
+                role,
+                sctp: SctpConfig {
+                    rng: RngSource::Seeded(seed),
+                    ..SctpConfig::default()
+                },
+                ..DataChannelsConfig::default()
+            },
+            Instant::ZERO,
+        ),
+        me,
+        peer,
+        events: Vec::new(),
+    };
+    let mut sim = Sim::new(21);
+    sim.set_default_link(lossy(0.05));
+    let ia = sim.add_endpoint(a.ip(), node(DtlsRole::Client, 1, a, b));
+    let ib = sim.add_endpoint(b.ip(), node(DtlsRole::Server, 2, b, a));
+    sim.endpoint_mut(ia).dc.connect(Instant::ZERO);
+    sim.endpoint_mut(ib).dc.connect(Instant::ZERO);
+    let mut ids = Vec::new();
+    for round in 0..4 {
+        // 250 channels at a time (within the default limit of 1024), opened, used, closed.
+        for k in 0..250 {
+            let id = sim
+                .endpoint_mut(ia)
+                .dc
+                .create_channel(ChannelConfig {
+                    label: format!("ch{round}-{k}"),
+                    ..ChannelConfig::default()
+                })
+                .unwrap();
+            sim.endpoint_mut(ia)
+                .dc
+                .channel(id)
+                .unwrap()
+                .send_text("hello")
+                .unwrap();
+            ids.push(id);
+        }
+        let want = 250 * (round + 1);
+        assert!(
+            sim.run_until_pred(sim.now() + Duration::from_secs(60), |s| {
+                s.endpoint(ib)
+                    .count(|e| matches!(e, DataChannelEvent::Message { .. }))
+                    == want
+            })
+        );
+        for id in ids.drain(..) {
+            sim.endpoint_mut(ia)
+                .dc
+                .channel(id)
+                .unwrap()
+                .close()
+                .unwrap();
+        }
+        assert!(
+            sim.run_until_pred(sim.now() + Duration::from_secs(60), |s| {
+                s.endpoint(ia)
+                    .count(|e| matches!(e, DataChannelEvent::Closed(_)))
+                    == want
+                    && s.endpoint(ib)
+                        .count(|e| matches!(e, DataChannelEvent::Closed(_)))
+                        == want
+            })
+        );
+    }
+    let opened = sim
+        .endpoint(ib)
+        .count(|e| matches!(e, DataChannelEvent::Opened { remote: true, .. }));
+    assert_eq!(opened, 1000);
+    assert_eq!(sim.endpoint(ia).dc.channel_ids().count(), 0);
+    assert_eq!(sim.endpoint(ib).dc.channel_ids().count(), 0);
 }
 
 proptest! {

@@ -29,6 +29,8 @@ pub(crate) struct OutMessage {
     expires: Option<Instant>,
     /// Bytes already given TSNs.
     chunked: usize,
+    /// Counts in the stream's buffered amount (application data, not DCEP).
+    counted: bool,
     /// Chunks with TSNs not yet acknowledged (or abandoned).
     outstanding: u32,
     abandoned: bool,
@@ -291,6 +293,7 @@ impl Sender {
         data: Vec<u8>,
         opts: SendOptions,
         send_buffer: usize,
+        counted: bool,
     ) -> Result<(), SctpError> {
         if stream >= self.outbound_streams && self.outbound_streams != 0 {
             return Err(SctpError::InvalidStream(stream));
@@ -312,7 +315,9 @@ impl Sender {
             s.next_ssn = n.wrapping_add(1);
             n
         };
-        s.buffered += data.len();
+        if counted {
+            s.buffered += data.len();
+        }
         let was_empty = s.queue.is_empty();
         self.queued_bytes += data.len();
         let msg = OutMessage {
@@ -324,6 +329,7 @@ impl Sender {
             policy: opts.reliability,
             expires: None,
             chunked: 0,
+            counted,
             outstanding: 0,
             abandoned: false,
         };
@@ -486,8 +492,10 @@ impl Sender {
     /// Drops a message that never got a TSN.
     fn abandon_unsent(&mut self, m: usize) {
         if let Some(msg) = self.message(m) {
-            let (stream, len) = (msg.stream, msg.data.len());
-            self.note_sent_bytes(stream, len);
+            let (stream, len, counted) = (msg.stream, msg.data.len(), msg.counted);
+            if counted {
+                self.note_sent_bytes(stream, len);
+            }
             self.abandoned_messages += 1;
         }
         self.free_msg(m);
@@ -521,7 +529,7 @@ impl Sender {
         msg.chunked += len;
         let ending = msg.done_chunking();
         msg.outstanding += 1;
-        let stream = msg.stream;
+        let (stream, counted) = (msg.stream, msg.counted);
         if ending {
             self.current = None;
         }
@@ -542,7 +550,9 @@ impl Sender {
         });
         self.flight_size += len;
         self.peer_rwnd = self.peer_rwnd.saturating_sub(len);
-        self.note_sent_bytes(stream, len);
+        if counted {
+            self.note_sent_bytes(stream, len);
+        }
         if self.rtt_probe.is_none() {
             self.rtt_probe = Some((tsn, now));
         }
@@ -822,7 +832,11 @@ impl Sender {
             return;
         }
         m.abandoned = true;
-        let unsent = m.data.len() - m.chunked;
+        let unsent = if m.counted {
+            m.data.len() - m.chunked
+        } else {
+            0
+        };
         let stream = m.stream;
         // Its unsent remainder will never get TSNs.
         m.chunked = m.data.len();

@@ -237,9 +237,33 @@ impl Association {
             });
         }
         self.sender
-            .send(stream, ppid, data, opts, self.config.send_buffer)?;
+            .send(stream, ppid, data, opts, self.config.send_buffer, true)?;
         self.stats.messages_out += 1;
         Ok(())
+    }
+
+    /// Queues a control message (DCEP) that does not count in the stream's buffered
+    /// amount.
+    pub(crate) fn send_control(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: Vec<u8>,
+    ) -> Result<(), SctpError> {
+        if !matches!(
+            self.state,
+            State::Closed | State::CookieWait | State::CookieEchoed | State::Established
+        ) {
+            return Err(SctpError::Closed);
+        }
+        self.sender.send(
+            stream,
+            ppid,
+            data,
+            SendOptions::default(),
+            self.config.send_buffer,
+            false,
+        )
     }
 
     /// Bytes queued on `stream` and not yet sent.
