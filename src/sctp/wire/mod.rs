@@ -214,7 +214,8 @@ impl<'a> Writer<'a> {
 
     /// Appends bytes.
     pub fn bytes(&mut self, b: &[u8]) -> Option<()> {
-        let dst = self.buf.get_mut(self.pos..self.pos + b.len())?;
+        let end = self.pos.checked_add(b.len())?;
+        let dst = self.buf.get_mut(self.pos..end)?;
         dst.copy_from_slice(b);
         self.pos += b.len();
         Some(())
@@ -245,12 +246,11 @@ impl<'a> Writer<'a> {
 
     /// Overwrites a big-endian u16 at `at` (already written).
     pub fn patch_u16(&mut self, at: usize, v: u16) -> Option<()> {
-        if at + 2 > self.pos {
+        let end = at.checked_add(2)?;
+        if end > self.pos {
             return None;
         }
-        self.buf
-            .get_mut(at..at + 2)?
-            .copy_from_slice(&v.to_be_bytes());
+        self.buf.get_mut(at..end)?.copy_from_slice(&v.to_be_bytes());
         Some(())
     }
 
