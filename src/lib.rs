@@ -104,8 +104,10 @@
 pub mod datachannel;
 pub mod dtls;
 pub mod ice;
+pub mod jsep;
 pub mod net;
 pub mod rng;
+pub mod rtc;
 pub mod sctp;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -1,0 +1,303 @@
+//! Datagrams in and out: the RFC 7983 demultiplexer, the layers' outputs in priority
+//! order (ICE, DTLS handshake, SCTP in DTLS records), timers, and events between layers.
+
+use super::*;
+use crate::datachannel::DataChannelEvent;
+use crate::dtls::{CloseReason as DtlsClose, DtlsEvent};
+use crate::ice::IceEvent;
+use crate::net::{DatagramKind, Receive, Transmit, demux};
+use crate::sctp::CloseReason as SctpClose;
+
+impl Rtc {
+    /// Handles a datagram the host received on one of our candidates' sockets.
+    pub fn handle_receive(&mut self, now: Instant, rx: Receive<'_>) {
+        self.last_now = now;
+        if self.closed {
+            return;
+        }
+        self.stats.bytes_in += rx.contents.len() as u64;
+        let kind = demux(rx.contents);
+        let slot = match kind {
+            DatagramKind::Stun => 0,
+            DatagramKind::Dtls => 1,
+            DatagramKind::Rtp => 2,
+            _ => 3,
+        };
+        if let Some(n) = self.stats.datagrams_in.get_mut(slot) {
+            *n += 1;
+        }
+        match kind {
+            DatagramKind::Stun => {
+                self.ice.handle_receive(now, rx);
+            }
+            DatagramKind::Dtls => {
+                // DTLS is authenticated end to end; ICE decides where we send, not what
+                // we accept. Application data goes straight into SCTP.
+                if let (Some(dtls), Some(dc)) = (self.dtls.as_mut(), self.dc.as_mut()) {
+                    dtls.handle_receive_with(now, rx.contents, &mut |plain| {
+                        dc.handle_receive(now, plain)
+                    });
+                }
+            }
+            // Media arrives with the media layer; until then RTP/RTCP is dropped.
+            _ => {}
+        }
+        self.drive(now);
+    }
+
+    /// Runs every layer's timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
+        if self.closed {
+            return;
+        }
+        self.ice.handle_timeout(now);
+        if let Some(d) = self.dtls.as_mut() {
+            d.handle_timeout(now);
+        }
+        if let Some(dc) = self.dc.as_mut() {
+            dc.handle_timeout(now);
+        }
+        self.drive(now);
+    }
+
+    /// The next deadline of any layer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        let mut t = self.ice.poll_timeout();
+        if let Some(d) = &self.dtls {
+            t = crate::time::earliest(t, d.poll_timeout());
+        }
+        if let Some(dc) = &self.dc {
+            t = crate::time::earliest(t, dc.poll_timeout());
+        }
+        t
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<RtcEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next datagram, written into `buf` (at least `datagram_size` bytes).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.last_now = now;
+        let t = match self.final_out.pop_front() {
+            Some((mut t, d)) => {
+                let dst = buf.get_mut(..d.len())?;
+                dst.copy_from_slice(&d);
+                t.size = d.len();
+                Some(t)
+            }
+            None => self.next_transmit(now, buf),
+        };
+        if let Some(t) = &t {
+            self.stats.datagrams_out += 1;
+            self.stats.bytes_out += t.size as u64;
+        }
+        t
+    }
+
+    fn next_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some(t) = self.ice.poll_transmit(now, buf) {
+            return Some(t);
+        }
+        if self.closed {
+            return None;
+        }
+        let pair = self.ice.selected_pair()?;
+        let to = |size| Transmit {
+            proto: pair.proto,
+            source: pair.local,
+            destination: pair.remote,
+            size,
+        };
+        let dtls = self.dtls.as_mut()?;
+        if let Some(n) = dtls.poll_datagram(buf) {
+            self.ice.note_sent(now);
+            return Some(to(n));
+        }
+        if !dtls.is_connected() {
+            return None;
+        }
+        let dc = self.dc.as_mut()?;
+        let max = self.config.datagram_size.min(buf.len());
+        let plain_room = max.saturating_sub(DTLS_OVERHEAD);
+        let n = dc.poll_transmit(now, self.scratch.get_mut(..plain_room)?)?;
+        let packet = self.scratch.get(..n)?;
+        match dtls.seal_application_data(packet, buf) {
+            Ok(size) => {
+                self.ice.note_sent(now);
+                Some(to(size))
+            }
+            Err(e) => {
+                tracing::debug!(?e, "could not seal an SCTP packet");
+                None
+            }
+        }
+    }
+
+    /// Moves the layers on after any input: starts DTLS when ICE has a pair, SCTP when
+    /// DTLS is up, and turns the layers' events into ours.
+    pub(super) fn drive(&mut self, now: Instant) {
+        while let Some(e) = self.ice.poll_event() {
+            match e {
+                IceEvent::StateChanged(s) => {
+                    self.ice_state = s;
+                    self.events.push_back(RtcEvent::IceStateChange(s));
+                    match s {
+                        IceConnectionState::Failed => {
+                            self.finish(RtcCloseReason::IceFailed);
+                            return;
+                        }
+                        IceConnectionState::Disconnected => self.set_state(RtcState::Disconnected),
+                        IceConnectionState::Connected | IceConnectionState::Completed => {
+                            if self.dtls.as_ref().is_some_and(Dtls::is_connected) {
+                                self.set_state(RtcState::Connected);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                IceEvent::SelectedPairChanged(p) => {
+                    self.events.push_back(RtcEvent::SelectedPairChange(p));
+                }
+                IceEvent::LocalCandidate(c) => self.events.push_back(RtcEvent::LocalCandidate(c)),
+                IceEvent::GatheringComplete => self.events.push_back(RtcEvent::GatheringComplete),
+                IceEvent::RoleChanged { .. } => {}
+            }
+        }
+        if self.closed {
+            return;
+        }
+        // DTLS starts once ICE has a pair to send on (the client speaks first).
+        if !self.dtls_started
+            && self.ice.selected_pair().is_some()
+            && let Some(d) = self.dtls.as_mut()
+        {
+            self.dtls_started = true;
+            d.start(now);
+        }
+        let mut dtls_events = Vec::new();
+        if let Some(d) = self.dtls.as_mut() {
+            while let Some(e) = d.poll_event() {
+                dtls_events.push(e);
+            }
+        }
+        for e in dtls_events {
+            match e {
+                DtlsEvent::Connected(_) => {
+                    if !self.sctp_started
+                        && let Some(dc) = self.dc.as_mut()
+                    {
+                        // Both ends start the association (RFC 8841 §10.1); crossing
+                        // INITs resolve by RFC 9260 §5.2.1.
+                        self.sctp_started = true;
+                        dc.connect(now);
+                    }
+                    if matches!(
+                        self.ice_state,
+                        IceConnectionState::Connected | IceConnectionState::Completed
+                    ) {
+                        self.set_state(RtcState::Connected);
+                    }
+                }
+                DtlsEvent::ApplicationData(d) => {
+                    // Data held back until the fingerprint was checked.
+                    if let Some(dc) = self.dc.as_mut() {
+                        dc.handle_receive(now, &d);
+                    }
+                }
+                DtlsEvent::Closed(DtlsClose::PeerClosed) => {
+                    self.finish(RtcCloseReason::Remote);
+                    return;
+                }
+                DtlsEvent::Closed(DtlsClose::Local) => {}
+                DtlsEvent::Closed(DtlsClose::Failed(e)) => {
+                    self.finish(RtcCloseReason::Dtls(e));
+                    return;
+                }
+            }
+        }
+        self.pull_channel_events();
+    }
+
+    fn pull_channel_events(&mut self) {
+        let mut evs = Vec::new();
+        if let Some(dc) = self.dc.as_mut() {
+            while let Some(e) = dc.poll_event() {
+                evs.push(e);
+            }
+        }
+        for e in evs {
+            match e {
+                DataChannelEvent::Connected => {}
+                DataChannelEvent::Opened {
+                    id,
+                    label,
+                    protocol,
+                    remote,
+                } => {
+                    let rid = match self.by_stream.get(&id.0) {
+                        Some(r) => *r,
+                        None => {
+                            let r = ChannelId(self.next_channel);
+                            self.next_channel += 1;
+                            self.channels.insert(
+                                r,
+                                ChannelSlot {
+                                    stream: Some(id.0),
+                                    pending: None,
+                                },
+                            );
+                            self.by_stream.insert(id.0, r);
+                            r
+                        }
+                    };
+                    self.events.push_back(RtcEvent::ChannelOpen {
+                        id: rid,
+                        label,
+                        protocol,
+                        remote,
+                    });
+                }
+                DataChannelEvent::Message { id, binary, data } => {
+                    if let Some(r) = self.by_stream.get(&id.0) {
+                        self.events.push_back(RtcEvent::ChannelData {
+                            id: *r,
+                            binary,
+                            data,
+                        });
+                    }
+                }
+                DataChannelEvent::BufferedAmountLow(id) => {
+                    if let Some(r) = self.by_stream.get(&id.0) {
+                        self.events
+                            .push_back(RtcEvent::ChannelBufferedAmountLow(*r));
+                    }
+                }
+                DataChannelEvent::Closed(id) => {
+                    if let Some(r) = self.by_stream.remove(&id.0) {
+                        self.channels.remove(&r);
+                        self.events.push_back(RtcEvent::ChannelClose(r));
+                    }
+                }
+                DataChannelEvent::Disconnected(reason) => {
+                    let r = match reason {
+                        SctpClose::Shutdown | SctpClose::LocalAbort => RtcCloseReason::Remote,
+                        SctpClose::Error(SctpError::PeerAborted(_)) => RtcCloseReason::Remote,
+                        SctpClose::Error(e) => RtcCloseReason::Sctp(e),
+                    };
+                    // The peer is gone: say goodbye on DTLS too.
+                    if let Some(d) = self.dtls.as_mut() {
+                        d.close();
+                    }
+                    self.finish(r);
+                    return;
+                }
+            }
+        }
+    }
+}
