@@ -153,10 +153,10 @@ impl Rtc {
                             return;
                         }
                         IceConnectionState::Disconnected => self.set_state(RtcState::Disconnected),
-                        IceConnectionState::Connected | IceConnectionState::Completed => {
-                            if self.dtls.as_ref().is_some_and(Dtls::is_connected) {
-                                self.set_state(RtcState::Connected);
-                            }
+                        IceConnectionState::Connected | IceConnectionState::Completed
+                            if self.dtls.as_ref().is_some_and(Dtls::is_connected) =>
+                        {
+                            self.set_state(RtcState::Connected);
                         }
                         _ => {}
                     }

@@ -106,11 +106,7 @@ impl Rtc {
         };
         let mid = dc.mid.clone().unwrap_or_else(|| OUR_MID.to_string());
         // ICE: the offerer controls, unless one side is lite (the full agent controls).
-        let controlling = self
-            .config
-            .ice_lite
-            .then_some(false)
-            .unwrap_or(sdp.ice_lite);
+        let controlling = !self.config.ice_lite && sdp.ice_lite;
         self.apply_remote(now, &sdp, &dc, role, controlling, &mid)?;
         let setup = match role {
             DtlsRole::Client => Setup::Active,
