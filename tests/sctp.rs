@@ -216,6 +216,32 @@ fn index(d: &[u8]) -> u32 {
 }
 
 #[test]
+fn packet_sizes_that_are_not_a_multiple_of_four() {
+    // Chunks are padded to four bytes, the last one too: an MTU of 1163 (what is left
+    // of 1200 after DTLS) must still fill packets without ever overflowing them.
+    for mtu in [1163usize, 1161, 1162, 1201] {
+        let cfg = SctpConfig {
+            mtu,
+            ..SctpConfig::default()
+        };
+        let (mut sim, a, b) = pair(30 + mtu as u64, lossy(0.0), cfg);
+        for i in 0..50u32 {
+            sim.endpoint_mut(a).outbox.push_back((
+                1,
+                SendOptions::default(),
+                small(i, 100 + 997 * i as usize % 5000),
+            ));
+        }
+        assert!(
+            sim.run_until_pred(Instant::from_secs(10), |s| s.endpoint(b).got.len() == 50),
+            "mtu {mtu}"
+        );
+        let st = sim.endpoint(a).assoc.stats();
+        assert_eq!(st.t3_timeouts, 0, "mtu {mtu}: nothing lost");
+    }
+}
+
+#[test]
 fn unordered_delivery_delivers_everything_once() {
     let (mut sim, a, b) = pair(4, lossy(0.1), SctpConfig::default());
     let opts = SendOptions {

@@ -320,23 +320,42 @@ fn unmarshal(text: &str) -> Result<SessionDescription, SdpError> {
     match parse(text) {
         Ok(d) => Ok(d),
         Err(e) => {
-            // Binary search for the shortest prefix (in lines) that fails: its last line
-            // is the culprit.
-            let lines: Vec<&str> = text.lines().collect();
-            let (mut lo, mut hi) = (1usize, lines.len());
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                let prefix = lines.get(..mid).unwrap_or_default().join("\r\n") + "\r\n";
-                if parse(&prefix).is_err() {
-                    hi = mid;
-                } else {
-                    lo = mid + 1;
+            let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+            let msg = e.to_string();
+            // Most errors quote the offending line in backticks.
+            let quoted = msg
+                .split('`')
+                .nth(1)
+                .filter(|q| q.len() > 2)
+                .and_then(|q| lines.iter().position(|l| *l == q));
+            let line = quoted.map(|i| i + 1).or_else(|| {
+                // Otherwise: the shortest failing prefix, among prefixes that hold the
+                // mandatory session header (up to the first t= line).
+                let start = lines.iter().position(|l| l.starts_with("t="))? + 1;
+                let fails = |k: usize| {
+                    parse(&(lines.get(..k).unwrap_or_default().join("\r\n") + "\r\n")).is_err()
+                };
+                if fails(start) {
+                    return Some(start);
                 }
-            }
-            let line = lines.get(lo.saturating_sub(1)).copied().unwrap_or("");
+                let (mut lo, mut hi) = (start + 1, lines.len());
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if fails(mid) {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                Some(lo)
+            });
+            let shown = line
+                .and_then(|l| lines.get(l - 1))
+                .map(|l| format!(" ({:?})", truncate(l)))
+                .unwrap_or_default();
             Err(SdpError {
-                line: Some(lo),
-                reason: format!("{e} ({:?})", truncate(line)),
+                line,
+                reason: format!("{e}{shown}"),
             })
         }
     }

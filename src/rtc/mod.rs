@@ -483,6 +483,20 @@ impl Rtc {
         if self.closed {
             return;
         }
+        // What DTLS still has to say (a fatal alert, close_notify) goes out last.
+        if let (Some(pair), Some(dtls)) = (self.ice.selected_pair(), self.dtls.as_mut()) {
+            let mut buf = vec![0u8; self.config.datagram_size.max(256)];
+            while let Some(n) = dtls.poll_datagram(&mut buf) {
+                let t = crate::net::Transmit {
+                    proto: pair.proto,
+                    source: pair.local,
+                    destination: pair.remote,
+                    size: n,
+                };
+                self.final_out
+                    .push_back((t, buf.get(..n).unwrap_or_default().to_vec()));
+            }
+        }
         self.closed = true;
         let open: Vec<ChannelId> = self.channels.keys().copied().collect();
         for id in open {
@@ -533,10 +547,6 @@ impl Rtc {
                 }
             }
             dtls.close();
-            while let Some(n) = dtls.poll_datagram(&mut buf) {
-                self.final_out
-                    .push_back((to(n), buf.get(..n).unwrap_or_default().to_vec()));
-            }
         }
         self.finish(RtcCloseReason::Local);
     }

@@ -391,6 +391,9 @@ impl Sender {
     /// The next chunk to send in a packet with `room` bytes left, retransmissions first.
     /// The chunk is recorded as sent at `now`.
     pub(crate) fn next_chunk(&mut self, now: Instant, room: usize) -> Option<ChunkRef> {
+        // Chunks are padded to four bytes (RFC 9260 §3.2), the last one too: only whole
+        // words of the room can hold one.
+        let room = room & !3;
         if room <= DATA_HEADER_LEN {
             return None;
         }
@@ -515,9 +518,8 @@ impl Sender {
         let m = self.pick_message(now)?;
         let msg = self.msgs.get_mut(m)?.as_mut()?;
         let left = msg.data.len() - msg.chunked;
-        let max_payload = self
-            .mtu
-            .saturating_sub(super::wire::COMMON_HEADER_LEN + DATA_HEADER_LEN);
+        let max_payload = (self.mtu.saturating_sub(super::wire::COMMON_HEADER_LEN) & !3)
+            .saturating_sub(DATA_HEADER_LEN);
         let fit = room - DATA_HEADER_LEN;
         // Do not start a fragment in a sliver of a packet if a fuller one could follow.
         if fit < left && fit < max_payload / 4 {

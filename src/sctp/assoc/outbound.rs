@@ -149,7 +149,11 @@ impl Association {
                     immediate: false,
                     payload: self.sender.payload(&c),
                 };
-                chunk.write(&mut w)?;
+                if chunk.write(&mut w).is_none() {
+                    // Cannot happen (the sender sized it to the room); if it did, the
+                    // chunk counts as sent and lost, and is retransmitted.
+                    break;
+                }
             }
             self.emit_low_events();
         }

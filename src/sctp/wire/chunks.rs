@@ -81,7 +81,8 @@ pub struct DataChunk<'a> {
 pub const DATA_HEADER_LEN: usize = 16;
 
 impl<'a> DataChunk<'a> {
-    /// Views a DATA chunk; `None` if it is too short or carries no user data.
+    /// Views a DATA chunk; `None` if it is too short for the header (an empty payload
+    /// is returned as such: the association aborts on it, RFC 9260 §6.2).
     pub fn parse(c: &RawChunk<'a>) -> Option<Self> {
         let v = c.value;
         let payload = v.get(12..)?;

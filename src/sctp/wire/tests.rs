@@ -100,8 +100,11 @@ impl OwnedChunk {
     }
 }
 
-/// The results of iterating the chunk area `bytes`, values copied out.
-fn chunk_results(bytes: &[u8]) -> Vec<Result<(u8, u8, Vec<u8>), ChunkError>> {
+/// One item of a chunk iteration, copied out: type, flags and value, or the error.
+type ChunkResult = Result<(u8, u8, Vec<u8>), ChunkError>;
+
+/// The results of iterating the chunk area `bytes`.
+fn chunk_results(bytes: &[u8]) -> Vec<ChunkResult> {
     let p = Packet {
         src_port: 0,
         dst_port: 0,
@@ -1005,8 +1008,9 @@ fn writer_pad_and_patch() {
     w.patch_u16(1, 0xabcd).unwrap();
     w.patch_u16(2, 0x1234).unwrap();
     assert!(w.patch_u16(3, 0).is_none(), "past what was written");
+    assert!(w.patch_u16(usize::MAX - 1, 0).is_none(), "no overflow");
     assert_eq!(w.written(), [1, 0xab, 0x12, 0x34]);
-    drop(w);
+    // The writer is done with the buffer: the bytes after what it wrote are untouched.
     assert_eq!(buf[4..], [0xee; 4]);
 }
 
