@@ -1,0 +1,189 @@
+//! A blocking host loop for many peer connections on one UDP socket: the whole of what
+//! a host owes sansrtc (sockets, the clock, routing, the drain rule), in one place.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use sansrtc::ice::Candidate;
+use sansrtc::rtc::{Rtc, RtcEvent, route_by_ufrag};
+use sansrtc::time::Clock;
+use sansrtc::{Instant, Protocol, Receive};
+
+/// Peer connections sharing one socket.
+pub struct Host {
+    socket: UdpSocket,
+    local: SocketAddr,
+    clock: Clock,
+    conns: Vec<Option<Rtc>>,
+    /// First contact by ICE ufrag, then by the peer's address (the 5-tuple: our side of
+    /// it is always the one socket).
+    by_ufrag: HashMap<String, usize>,
+    by_addr: HashMap<SocketAddr, usize>,
+    buf: Vec<u8>,
+}
+
+impl Host {
+    /// Binds the socket.
+    pub fn bind(addr: &str) -> io::Result<Host> {
+        let socket = UdpSocket::bind(addr)?;
+        let local = socket.local_addr()?;
+        Ok(Host {
+            socket,
+            local,
+            clock: Clock::new(),
+            conns: Vec::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            buf: vec![0u8; 65536],
+        })
+    }
+
+    /// The socket's address: our one host candidate.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Now, on sansrtc's clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Gives a connection its host candidate (this socket) and takes it in.
+    pub fn add(&mut self, mut rtc: Rtc) -> usize {
+        let _ = rtc.add_local_candidate(Candidate::host(self.local, Protocol::Udp));
+        rtc.end_of_local_candidates();
+        self.by_ufrag
+            .insert(rtc.local_ufrag().to_string(), self.conns.len());
+        self.conns.push(Some(rtc));
+        self.conns.len() - 1
+    }
+
+    /// A connection.
+    pub fn rtc(&mut self, i: usize) -> Option<&mut Rtc> {
+        self.conns.get_mut(i).and_then(Option::as_mut)
+    }
+
+    /// Connections still open.
+    pub fn open(&self) -> usize {
+        self.conns.iter().flatten().count()
+    }
+
+    /// Sends every datagram of every connection, and hands their events to `on_event`
+    /// (which may send more: the loop repeats until all is quiet).
+    fn drain(&mut self, on_event: &mut dyn FnMut(usize, &mut Rtc, RtcEvent)) -> io::Result<()> {
+        loop {
+            let mut moved = false;
+            let now = self.clock.now();
+            for (i, slot) in self.conns.iter_mut().enumerate() {
+                let Some(rtc) = slot else { continue };
+                while let Some(t) = rtc.poll_transmit(now, &mut self.buf) {
+                    moved = true;
+                    if let Some(d) = self.buf.get(..t.size) {
+                        // A full socket buffer drops the datagram, as the network may.
+                        let _ = self.socket.send_to(d, t.destination);
+                    }
+                }
+                let mut closed = false;
+                while let Some(e) = rtc.poll_event() {
+                    moved = true;
+                    closed |= matches!(e, RtcEvent::Closed { .. });
+                    on_event(i, rtc, e);
+                }
+                if closed {
+                    // Flush what the close left (ABORT, close_notify), then forget it.
+                    while let Some(t) = rtc.poll_transmit(now, &mut self.buf) {
+                        if let Some(d) = self.buf.get(..t.size) {
+                            let _ = self.socket.send_to(d, t.destination);
+                        }
+                    }
+                    *slot = None;
+                }
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One turn of the loop: drain, wait for a datagram (at most `max_wait`, at most until
+    /// the earliest deadline), hand it in, run due timers, drain again.
+    pub fn turn(
+        &mut self,
+        max_wait: Duration,
+        on_event: &mut dyn FnMut(usize, &mut Rtc, RtcEvent),
+    ) -> io::Result<()> {
+        self.drain(on_event)?;
+        let now_std = std::time::Instant::now();
+        let deadline = self
+            .conns
+            .iter()
+            .flatten()
+            .filter_map(Rtc::poll_timeout)
+            .min()
+            .map(|t| self.clock.to_std(t).saturating_duration_since(now_std));
+        let wait = deadline
+            .unwrap_or(max_wait)
+            .min(max_wait)
+            .max(Duration::from_micros(100));
+        self.socket.set_read_timeout(Some(wait))?;
+        // Read everything that is waiting (a burst of datagrams), without blocking again.
+        let mut first = true;
+        loop {
+            let r = self.socket.recv_from(&mut self.buf);
+            match r {
+                Ok((n, from)) => {
+                    self.route(n, from);
+                    if first {
+                        first = false;
+                        self.socket.set_nonblocking(true)?;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                // ICMP errors from a peer that went away: ignore.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.socket.set_nonblocking(false)?;
+        let now = self.clock.now();
+        for rtc in self.conns.iter_mut().flatten() {
+            if rtc.poll_timeout().is_some_and(|t| t <= now) {
+                rtc.handle_timeout(now);
+            }
+        }
+        self.drain(on_event)
+    }
+
+    fn route(&mut self, n: usize, from: SocketAddr) {
+        let Some(data) = self.buf.get(..n) else {
+            return;
+        };
+        let idx = match self.by_addr.get(&from) {
+            Some(i) => Some(*i),
+            None => route_by_ufrag(data)
+                .and_then(|u| self.by_ufrag.get(u))
+                .copied(),
+        };
+        let Some(i) = idx else { return };
+        let Some(rtc) = self.conns.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        self.by_addr.insert(from, i);
+        let rx = Receive {
+            proto: Protocol::Udp,
+            source: from,
+            destination: self.local,
+            contents: data,
+        };
+        rtc.handle_receive(self.clock.now(), rx);
+    }
+}

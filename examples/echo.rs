@@ -1,0 +1,139 @@
+//! A WHIP-style data channel echo server.
+//!
+//! ```text
+//! cargo run --example echo -- [--http 127.0.0.1:8080] [--udp 127.0.0.1:0]
+//! ```
+//!
+//! - `POST /whip` with `Content-Type: application/sdp` takes an SDP offer and answers
+//!   `201 Created` with the SDP answer (RFC 9725 convention). The answer carries one host
+//!   candidate: the UDP socket's address.
+//! - Every data channel message is sent back on its channel, as string or binary as it
+//!   came.
+//! - `GET /` serves a page that connects from a browser and shows the echo.
+//!
+//! One blocking loop owns the UDP socket and every connection (any number at once); the
+//! HTTP server runs on its own thread and hands offers to the loop.
+
+#[path = "common/host.rs"]
+mod host;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sansrtc::rtc::{Rtc, RtcConfig, RtcEvent};
+
+const PAGE: &str = include_str!("common/echo.html");
+
+struct Offer {
+    sdp: String,
+    answer: mpsc::Sender<Result<String, String>>,
+}
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let http_addr = arg(&args, "--http", "127.0.0.1:8080");
+    let udp_addr = arg(&args, "--udp", "127.0.0.1:0");
+    let mut host = host::Host::bind(&udp_addr)?;
+    let server = tiny_http::Server::http(&http_addr).map_err(std::io::Error::other)?;
+    let http_port = server
+        .server_addr()
+        .to_ip()
+        .map(|a| a.port())
+        .unwrap_or_default();
+    println!(
+        "sansrtc echo: UDP {}, HTTP http://{http_addr}",
+        host.local_addr()
+    );
+    println!("open http://127.0.0.1:{http_port}/ in a browser, or POST an SDP offer to /whip");
+    // Machine-readable for scripts and tests.
+    println!("LISTENING {http_port}");
+
+    let (tx, rx) = mpsc::channel::<Offer>();
+    std::thread::spawn(move || serve_http(server, tx));
+
+    let config = RtcConfig::default();
+    let mut opened = 0u64;
+    loop {
+        while let Ok(offer) = rx.try_recv() {
+            let now = host.now();
+            let result = Rtc::new(config.clone(), now)
+                .map_err(|e| e.to_string())
+                .and_then(|rtc| {
+                    let i = host.add(rtc);
+                    host.rtc(i)
+                        .ok_or_else(|| "connection gone".to_string())?
+                        .accept_offer(now, &offer.sdp)
+                        .map_err(|e| e.to_string())
+                });
+            let _ = offer.answer.send(result);
+        }
+        host.turn(Duration::from_millis(20), &mut |i, rtc, e| match e {
+            RtcEvent::ChannelOpen { id, label, .. } => {
+                opened += 1;
+                println!("[{i}] channel {id:?} {label:?} open ({opened} so far)");
+            }
+            RtcEvent::ChannelData { id, binary, data } => {
+                if let Some(mut ch) = rtc.channel(id) {
+                    let r = if binary {
+                        ch.send_binary(&data)
+                    } else {
+                        // A string came in; the same bytes go back as a string.
+                        ch.send_text(&String::from_utf8_lossy(&data))
+                    };
+                    if let Err(e) = r {
+                        eprintln!("[{i}] echo failed: {e}");
+                    }
+                }
+            }
+            RtcEvent::StateChange(s) => println!("[{i}] {s:?}"),
+            RtcEvent::Closed { reason } => println!("[{i}] closed: {reason:?}"),
+            _ => {}
+        })?;
+    }
+}
+
+fn serve_http(server: tiny_http::Server, offers: mpsc::Sender<Offer>) {
+    for mut req in server.incoming_requests() {
+        let path = req.url().to_string();
+        let method = req.method().clone();
+        let response = match (method, path.as_str()) {
+            (tiny_http::Method::Get, "/") => tiny_http::Response::from_string(PAGE)
+                .with_header(header("Content-Type", "text/html; charset=utf-8")),
+            (tiny_http::Method::Post, "/whip") => {
+                let mut sdp = String::new();
+                if std::io::Read::read_to_string(&mut req.as_reader(), &mut sdp).is_err() {
+                    let _ = req.respond(
+                        tiny_http::Response::from_string("bad body").with_status_code(400),
+                    );
+                    continue;
+                }
+                let (tx, rx) = mpsc::channel();
+                let _ = offers.send(Offer { sdp, answer: tx });
+                match rx.recv_timeout(Duration::from_secs(5)) {
+                    Ok(Ok(answer)) => tiny_http::Response::from_string(answer)
+                        .with_status_code(201)
+                        .with_header(header("Content-Type", "application/sdp"))
+                        .with_header(header("Location", "/whip/session")),
+                    Ok(Err(e)) => tiny_http::Response::from_string(e).with_status_code(400),
+                    Err(_) => tiny_http::Response::from_string("timeout").with_status_code(503),
+                }
+            }
+            _ => tiny_http::Response::from_string("not found").with_status_code(404),
+        };
+        let _ = req.respond(response);
+    }
+}
+
+fn header(k: &str, v: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap_or_else(|_| {
+        tiny_http::Header::from_bytes(&b"X-Invalid"[..], &b"1"[..]).expect("static header")
+    })
+}
