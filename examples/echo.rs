@@ -13,6 +13,7 @@
 //!
 //! One blocking loop owns the UDP socket and every connection (any number at once); the
 //! HTTP server runs on its own thread and hands offers to the loop.
+#![allow(clippy::disallowed_methods)] // a host: it owns the clock
 
 #[path = "common/host.rs"]
 mod host;

@@ -1,5 +1,7 @@
 //! A blocking host loop for many peer connections on one UDP socket: the whole of what
 //! a host owes sansrtc (sockets, the clock, routing, the drain rule), in one place.
+#![allow(dead_code)] // each example uses part of it
+#![allow(clippy::disallowed_methods)] // the host owns the clock
 
 use std::collections::HashMap;
 use std::io;
