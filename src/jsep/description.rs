@@ -316,6 +316,12 @@ fn unmarshal(text: &str) -> Result<SessionDescription, SdpError> {
                 reason: format!("not a <type>=<value> line: {:?}", truncate(l)),
             });
         }
+        if let Some(why) = check_line(l) {
+            return Err(SdpError {
+                line: Some(i + 1),
+                reason: format!("{why}: {:?}", truncate(l)),
+            });
+        }
     }
     match parse(text) {
         Ok(d) => Ok(d),
@@ -358,6 +364,31 @@ fn unmarshal(text: &str) -> Result<SessionDescription, SdpError> {
                 reason: format!("{e}{shown}"),
             })
         }
+    }
+}
+
+/// The shape of the lines whose values the session cannot do without (RFC 8866 §5).
+fn check_line(l: &str) -> Option<&'static str> {
+    let (ty, v) = l.split_at_checked(2)?;
+    let f: Vec<&str> = v.split_whitespace().collect();
+    let num = |s: Option<&&str>| s.is_some_and(|s| s.parse::<u64>().is_ok());
+    match ty {
+        "v=" if v.trim() != "0" => Some("v= must be 0"),
+        "o=" if f.len() != 6 || !num(f.get(1)) || !num(f.get(2)) => {
+            Some("o= needs <username> <sess-id> <sess-version> <nettype> <addrtype> <address>")
+        }
+        "t=" if f.len() != 2 || !num(f.first()) || !num(f.get(1)) => {
+            Some("t= needs <start> <stop>")
+        }
+        "m=" if f.len() < 4
+            || !f
+                .get(1)
+                .and_then(|p| p.split('/').next())
+                .is_some_and(|p| p.parse::<u16>().is_ok()) =>
+        {
+            Some("m= needs <media> <port> <proto> <fmt> ...")
+        }
+        _ => None,
     }
 }
 
