@@ -381,10 +381,9 @@ fn check_line(l: &str) -> Option<&'static str> {
             Some("t= needs <start> <stop>")
         }
         "m=" if f.len() < 4
-            || !f
-                .get(1)
+            || f.get(1)
                 .and_then(|p| p.split('/').next())
-                .is_some_and(|p| p.parse::<u16>().is_ok()) =>
+                .is_none_or(|p| p.parse::<u16>().is_err()) =>
         {
             Some("m= needs <media> <port> <proto> <fmt> ...")
         }
