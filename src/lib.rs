@@ -8,8 +8,8 @@
 //!
 //! ## The run-loop contract
 //!
-//! Every machine in this crate (the ICE [`ice::IceAgent`] today, the whole peer connection
-//! later) has three kinds of call:
+//! Every machine in this crate (the peer connection [`rtc::Rtc`], and each layer alone:
+//! [`ice::IceAgent`], [`dtls::Dtls`], [`sctp::Association`]) has three kinds of call:
 //!
 //! - `handle_*` feeds an input: `handle_receive(now, Receive)` for a datagram,
 //!   `handle_timeout(now)` when the deadline passed;
@@ -77,8 +77,13 @@
 //!
 //! | module | job |
 //! |---|---|
+//! | [`rtc`] | the peer connection: SDP offer/answer, all layers over one bundled transport |
 //! | [`net`] | [`Receive`], [`Transmit`], [`Protocol`], the RFC 7983 demultiplexer |
 //! | [`ice`] | STUN (RFC 8489) and the ICE agent (RFC 8445, 8838, 7675) |
+//! | [`dtls`] | DTLS 1.2 (RFC 6347) with fingerprint authentication and SRTP key export |
+//! | [`sctp`] | SCTP (RFC 9260) with partial reliability (RFC 3758) and stream reset (RFC 6525) |
+//! | [`datachannel`] | data channels and DCEP (RFC 8831, 8832) |
+//! | [`jsep`] | offer/answer and typed SDP (RFC 9429, 8866) |
 //! | `sim` (feature `sim`) | a simulated network: virtual clock, impaired links, NATs |
 //!
 //! See `docs/ARCHITECTURE.md` for the picture and `docs/COVERAGE.md` for what is done.
