@@ -253,3 +253,150 @@ proptest! {
         let _ = Sdp::parse(&s);
     }
 }
+
+/// Real offers and answers captured from Chromium, Firefox and aiortc
+/// (`tests/fixtures/sdp/README.md` says how and with which versions).
+mod fixtures {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            (
+                $name,
+                include_str!(concat!("../../tests/fixtures/sdp/", $name)),
+            )
+        };
+    }
+
+    const OFFERS: [(&str, &str); 6] = [
+        fixture!("chromium-datachannel.sdp"),
+        fixture!("chromium-av-datachannel.sdp"),
+        fixture!("firefox-datachannel.sdp"),
+        fixture!("firefox-av-datachannel.sdp"),
+        fixture!("aiortc-datachannel.sdp"),
+        fixture!("aiortc-av-datachannel.sdp"),
+    ];
+    const ANSWERS: [(&str, &str); 2] = [
+        fixture!("chromium-answer.sdp"),
+        fixture!("firefox-answer.sdp"),
+    ];
+
+    #[test]
+    fn every_real_offer_parses_into_what_webrtc_needs() {
+        for (name, text) in OFFERS {
+            let sdp = Sdp::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (_, dc) = sdp
+                .datachannel()
+                .unwrap_or_else(|| panic!("{name}: no data channel"));
+            assert!(dc.mid.is_some(), "{name}: mid");
+            let creds = dc
+                .ice
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: ICE credentials"));
+            assert!(creds.is_valid(), "{name}: {creds:?}");
+            assert!(!dc.fingerprints.is_empty(), "{name}: fingerprint");
+            assert!(
+                dc.fingerprints
+                    .iter()
+                    .any(|f| f.algorithm == HashAlgorithm::Sha256),
+                "{name}: a sha-256 fingerprint"
+            );
+            assert_eq!(dc.setup, Some(Setup::ActPass), "{name}: setup");
+            assert_eq!(dc.sctp_port, Some(5000), "{name}: sctp-port");
+            assert!(
+                dc.candidates.iter().any(|c| c.addr.ip().is_loopback()),
+                "{name}: a usable loopback candidate in {:?}",
+                dc.candidates
+            );
+            assert!(dc.candidates.iter().all(|c| c.proto == Protocol::Udp));
+            assert!(
+                sdp.bundle.contains(dc.mid.as_ref().unwrap()),
+                "{name}: BUNDLE"
+            );
+            if name.contains("-av-") {
+                assert!(sdp.media.len() >= 3, "{name}: audio, video and data");
+                assert!(sdp.media.iter().any(|m| m.kind == MediaKind::Audio));
+                assert!(sdp.media.iter().any(|m| m.kind == MediaKind::Video));
+            }
+        }
+    }
+
+    #[test]
+    fn browser_answers_parse() {
+        for (name, text) in ANSWERS {
+            let sdp = Sdp::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (_, dc) = sdp.datachannel().unwrap();
+            assert!(
+                matches!(dc.setup, Some(Setup::Active | Setup::Passive)),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn peculiarities_are_understood() {
+        // Firefox: the fingerprint at session level, a huge max-message-size, IPv6 and
+        // TCP candidates beside the IPv4 UDP one.
+        let ff = Sdp::parse(OFFERS[2].1).unwrap();
+        let (_, dc) = ff.datachannel().unwrap();
+        assert_eq!(dc.fingerprints.len(), 1);
+        assert_eq!(dc.max_message_size, Some(1_073_741_823));
+        assert!(dc.skipped_candidates >= 2, "TCP candidates skipped");
+        assert!(dc.end_of_candidates);
+        // aiortc: three fingerprints (sha-256, sha-384, sha-512), all usable.
+        let ai = Sdp::parse(OFFERS[4].1).unwrap();
+        assert_eq!(ai.datachannel().unwrap().1.fingerprints.len(), 3);
+    }
+
+    #[test]
+    fn every_real_offer_is_answered_correctly() {
+        use crate::rtc::{Rtc, RtcConfig};
+        for (name, text) in OFFERS {
+            let mut rtc = Rtc::new(
+                RtcConfig {
+                    rng: crate::rng::RngSource::Seeded(1),
+                    ..RtcConfig::default()
+                },
+                crate::Instant::ZERO,
+            )
+            .unwrap();
+            rtc.add_local_candidate(Candidate::host(
+                "127.0.0.1:9999".parse().unwrap(),
+                Protocol::Udp,
+            ))
+            .unwrap();
+            let answer = rtc
+                .accept_offer(crate::Instant::ZERO, text)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let offer = Sdp::parse(text).unwrap();
+            let ans =
+                Sdp::parse(&answer).unwrap_or_else(|e| panic!("{name}: our answer: {e}\n{answer}"));
+            assert_eq!(
+                ans.media.len(),
+                offer.media.len(),
+                "{name}: one m-line per offered"
+            );
+            for (o, a) in offer.media.iter().zip(&ans.media) {
+                assert_eq!(o.kind, a.kind, "{name}");
+                assert_eq!(o.mid, a.mid, "{name}: mids kept in order");
+                assert_eq!(
+                    a.is_rejected(),
+                    !o.is_datachannel(),
+                    "{name}: only data accepted"
+                );
+            }
+            let (_, dc) = ans.datachannel().unwrap();
+            assert_eq!(
+                dc.setup,
+                Some(Setup::Active),
+                "{name}: we take the DTLS client role"
+            );
+            assert_eq!(dc.candidates.len(), 1);
+            assert_eq!(
+                ans.bundle,
+                vec![dc.mid.clone().unwrap()],
+                "{name}: BUNDLE of what we accept"
+            );
+        }
+    }
+}
