@@ -144,6 +144,10 @@ impl Driver {
     }
 
     fn on_event(&mut self, rtc: &mut Rtc, e: RtcEvent) {
+        if std::env::var_os("SANSRTC_DEBUG").is_some() && !matches!(e, RtcEvent::ChannelData { .. })
+        {
+            eprintln!("event: {e:?}");
+        }
         match e {
             RtcEvent::ChannelOpen { id, .. } if id == self.chan => {
                 self.open_ms = self.offered_at.elapsed().as_millis();
@@ -289,9 +293,18 @@ fn run(url: &str) -> Result<Driver, String> {
         echo_hash: digest::Context::new(&digest::SHA256),
         error: None,
     };
-    let deadline = StdInstant::now() + Duration::from_secs(120);
+    let secs = std::env::var("SANSRTC_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    let deadline = StdInstant::now() + Duration::from_secs(secs);
     while d.phase != Phase::Done || host.rtc(i).is_some() {
         if StdInstant::now() > deadline {
+            if std::env::var_os("SANSRTC_DEBUG").is_some()
+                && let Some(r) = host.rtc(i)
+            {
+                eprintln!("stats: {:#?}", r.stats());
+            }
             d.fail(format!("timed out in {:?}", d.phase));
             break;
         }

@@ -14,7 +14,7 @@
 
 mod interop;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -47,25 +47,22 @@ fn setup() {
     );
 }
 
-/// The example binaries, built with the test's profile if they are missing.
+/// The example binaries, built with the release profile (the throughput printed is then
+/// meaningful) when missing or older than the sources.
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf();
-    let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
-        let release = profile_dir.ends_with("release");
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--examples"]).current_dir(root());
-        if release {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("cargo build").success());
-    }
-    path
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "--examples", "--quiet"])
+            .current_dir(root())
+            .status()
+            .expect("cargo build --release --examples");
+        assert!(status.success(), "building the examples failed");
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    target.join("release/examples").join(name)
 }
 
 fn python() -> PathBuf {

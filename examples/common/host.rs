@@ -169,6 +169,10 @@ impl Host {
         let Some(data) = self.buf.get(..n) else {
             return;
         };
+        if std::env::var_os("SANSRTC_DUMP").is_some() {
+            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+            eprintln!("in {from} {n}: {hex}");
+        }
         let idx = match self.by_addr.get(&from) {
             Some(i) => Some(*i),
             None => route_by_ufrag(data)

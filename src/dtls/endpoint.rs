@@ -377,6 +377,38 @@ impl Dtls {
             self.stats.dropped_malformed += 1;
             return;
         };
+        // A ClientHello bigger than a datagram (post-quantum key shares make Chromium's
+        // about 1.4 KB) comes in fragments: reassemble them within the reassembly bound
+        // (the only state kept before the cookie checks), then treat it as one.
+        let whole;
+        let frag = if frag.offset == 0 && usize::try_from(frag.length).ok() == Some(frag.body.len())
+        {
+            frag
+        } else {
+            if frag.msg_type != HandshakeType::ClientHello {
+                self.stats.dropped_unexpected += 1;
+                return;
+            }
+            if frag.message_seq != self.reasm.next_seq() {
+                self.reasm.reset_to(frag.message_seq);
+            }
+            if self.reasm.insert(&frag, 0) == Outcome::Dropped {
+                self.stats.dropped_unexpected += 1;
+                return;
+            }
+            let Some(msg) = self.reasm.pop() else {
+                self.stats.records_in += 1;
+                return;
+            };
+            whole = msg.body;
+            super::wire::handshake::Fragment {
+                msg_type: msg.msg_type,
+                length: u32::try_from(whole.len()).unwrap_or(u32::MAX),
+                message_seq: msg.seq,
+                offset: 0,
+                body: &whole,
+            }
+        };
         let Handshake::ServerListening(listening) =
             core::mem::replace(&mut self.hs, Handshake::Dead)
         else {

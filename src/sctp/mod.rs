@@ -150,6 +150,10 @@ pub enum SctpError {
         /// The limit.
         max: usize,
     },
+    /// SCTP cannot carry an empty message (data channels send a one-byte placeholder
+    /// with an "empty" PPID instead, RFC 8831 §6.6).
+    #[error("empty message")]
+    EmptyMessage,
     /// The send buffer is full; wait for [`SctpEvent::BufferedAmountLow`] or retry later.
     #[error("send buffer full")]
     BufferFull,

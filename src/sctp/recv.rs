@@ -93,6 +93,8 @@ pub(crate) struct Receiver {
     ready_bytes: usize,
     pub(crate) duplicates: u64,
     pub(crate) dropped: u64,
+    /// A message came on a stream beyond `max_streams`.
+    pub(crate) out_of_streams: bool,
 }
 
 impl Receiver {
@@ -117,6 +119,7 @@ impl Receiver {
             ready_bytes: 0,
             duplicates: 0,
             dropped: 0,
+            out_of_streams: false,
         }
     }
 
@@ -382,8 +385,9 @@ impl Receiver {
             return;
         }
         if !self.streams.contains_key(&stream) && self.streams.len() >= self.max_streams {
-            // More streams than we keep state for: the message cannot be ordered.
-            self.dropped += 1;
+            // More streams than we keep state for: the message cannot be ordered, and
+            // dropping an acknowledged message is no option; the association ends.
+            self.out_of_streams = true;
             return;
         }
         let s = self.streams.entry(stream).or_default();
@@ -436,6 +440,9 @@ impl Receiver {
             self.held_bytes = self.held_bytes.saturating_sub(old.data.len());
         }
         for (stream, ssn) in streams {
+            if !self.streams.contains_key(&stream) && self.streams.len() >= self.max_streams {
+                continue;
+            }
             let s = self.streams.entry(stream).or_default();
             if lt16(ssn, s.next_ssn) {
                 continue;

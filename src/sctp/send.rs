@@ -308,13 +308,12 @@ impl Sender {
         if s.closing {
             return Err(SctpError::StreamClosing(stream));
         }
-        let ssn = if opts.unordered {
-            0
-        } else {
-            let n = s.next_ssn;
-            s.next_ssn = n.wrapping_add(1);
-            n
-        };
+        if data.is_empty() {
+            return Err(SctpError::EmptyMessage);
+        }
+        // The SSN is given when the first fragment gets its TSN: a message that expires
+        // unsent leaves no hole in the stream's sequence.
+        let ssn = 0;
         if counted {
             s.buffered += data.len();
         }
@@ -528,6 +527,11 @@ impl Sender {
         let len = left.min(fit).min(max_payload.max(1));
         let offset = msg.chunked;
         let beginning = offset == 0;
+        if beginning && !msg.unordered {
+            let st = self.streams.entry(msg.stream).or_default();
+            msg.ssn = st.next_ssn;
+            st.next_ssn = st.next_ssn.wrapping_add(1);
+        }
         msg.chunked += len;
         let ending = msg.done_chunking();
         msg.outstanding += 1;
@@ -730,7 +734,7 @@ impl Sender {
             }
         }
         // T3-rtx (RFC 9260 §6.3.2 R2, R3).
-        if self.flight_size == 0 && self.rtx.is_empty() {
+        if self.flight_size == 0 && self.rtx.is_empty() && !self.forward_tsn_needed() {
             self.t3 = None;
         } else if advanced {
             self.t3 = Some(now + self.rto.rto);

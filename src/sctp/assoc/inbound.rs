@@ -206,11 +206,25 @@ impl Association {
             }
             DataOutcome::TooBig => self.violation("message larger than max-message-size"),
         }
+        if self.receiver.out_of_streams {
+            let tag = self.peer_tag;
+            self.push_ctrl(tag, |w| {
+                w.chunk(ct::ABORT, 0, |w| write_tlv(w, cause::OUT_OF_RESOURCE, &[]))
+            });
+            self.fail(SctpError::ProtocolViolation(
+                "more active streams than max_active_streams",
+            ));
+            return;
+        }
         self.move_deliveries();
     }
 
     /// Moves complete messages from the receiver into the event queue, within its bound.
     pub(super) fn move_deliveries(&mut self) {
+        // After `Closed`, nothing (`close` already moved what was received).
+        if self.state == State::Dead {
+            return;
+        }
         while self.events.len() < self.config.max_events {
             let Some(d) = self.receiver.take_message() else {
                 break;
@@ -471,7 +485,12 @@ impl Association {
     }
 
     fn on_reconfig(&mut self, c: &RawChunk<'_>) {
-        if !self.is_established() && self.state != State::ShutdownSent {
+        // RE-CONFIG is only for peers that announced it (RFC 6525 §3.1); and the answers
+        // waiting to be sent are bounded.
+        if (!self.is_established() && self.state != State::ShutdownSent)
+            || !self.peer_reconfig
+            || self.reconfig.responses.len() >= MAX_RECONFIG_RESPONSES
+        {
             return;
         }
         let mut actions = Actions::default();
@@ -482,6 +501,9 @@ impl Association {
             let Some(p) = ReconfigParam::parse(&t) else {
                 continue;
             };
+            if self.reconfig.responses.len() >= MAX_RECONFIG_RESPONSES {
+                break;
+            }
             match p {
                 ReconfigParam::OutgoingReset {
                     req_seq,

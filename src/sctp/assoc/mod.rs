@@ -25,6 +25,8 @@ use crate::time::{Duration, Instant, earliest};
 /// Control packets waiting (INIT ACK, COOKIE ACK, ABORT, ...): a flood of INITs costs
 /// drops beyond this, not memory.
 const MAX_CTRL: usize = 16;
+/// Most RE-CONFIG responses waiting to be sent.
+const MAX_RECONFIG_RESPONSES: usize = 16;
 /// Most gap blocks in one SACK.
 const MAX_GAP_BLOCKS: usize = 64;
 
@@ -329,6 +331,17 @@ impl Association {
             return;
         }
         self.state = State::Dead;
+        // Messages already received still reach the host, before the end.
+        while let Some(d) = self.receiver.take_message() {
+            self.stats.messages_in += 1;
+            self.stats.bytes_in += d.data.len() as u64;
+            self.event_bytes += d.data.len();
+            self.events.push_back(SctpEvent::Message {
+                stream: d.stream,
+                ppid: d.ppid,
+                data: d.data,
+            });
+        }
         self.t1 = None;
         self.t2 = None;
         self.sender.t3 = None;

@@ -86,6 +86,10 @@ impl Association {
             self.sender.forward_tsn_due = false;
             if let Some((cum, streams)) = self.sender.forward_tsn() {
                 write_forward_tsn(&mut w, cum, &streams)?;
+                // RFC 3758 §3.5 C5: it is repeated on T3-rtx until acknowledged.
+                if self.sender.t3.is_none() {
+                    self.sender.t3 = Some(now + self.sender.rto.rto);
+                }
             }
         }
         if self.peer_reconfig && (self.reconfig.request_due || !self.reconfig.responses.is_empty())
