@@ -141,7 +141,7 @@ fn connected_mode(data: &[u8]) {
             }
             2 | 3 => {
                 let len = usize::from(*data.get(i).unwrap_or(&0));
-                i += 1;
+                i = (i + 1).min(data.len());
                 let end = (i + len).min(data.len());
                 let mut d = data[i..end].to_vec();
                 i = end;

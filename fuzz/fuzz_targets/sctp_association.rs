@@ -527,6 +527,9 @@ impl Harness {
         if r.is_err() {
             return;
         }
+        if std::env::var_os("SCTP_FUZZ_TRACE").is_some() {
+            eprintln!("  send #{} from {i} stream {stream} len {len} {opts:?}", self.sent.len());
+        }
         self.total_bytes += len;
         let reliable = opts.reliability == Reliability::Reliable;
         self.sent.push(Sent {
@@ -559,6 +562,9 @@ impl Harness {
     fn step(&mut self, s: &mut Script<'_>, op: u8) {
         let d = usize::from((op >> 4) & 1);
         let v = op >> 5;
+        if std::env::var_os("SCTP_FUZZ_TRACE").is_some() {
+            eprintln!("t={:?} op {:2} d={d} v={v} wire={:?}", self.now, op & 0x0f, [self.wire[0].len(), self.wire[1].len()]);
+        }
         match op & 0x0f {
             // Deliver the next packets of the link.
             0 => {

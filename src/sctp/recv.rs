@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::tsn::{le, lt16};
+use super::tsn::{le, lt, lt16};
 use super::wire::chunks::DataChunk;
 
 /// Most duplicate TSNs reported in one SACK.
@@ -423,21 +423,24 @@ impl Receiver {
         new_cum: u32,
         streams: impl Iterator<Item = (u16, u16)>,
     ) {
-        if le(new_cum, self.cum_tsn) {
-            return;
-        }
-        let skip = new_cum.wrapping_sub(self.cum_tsn) as usize;
-        for _ in 0..skip.min(self.ooo.len()) {
-            if let Some(Some(h)) = self.ooo.pop_front() {
-                self.ooo_count -= 1;
-                self.held_bytes = self.held_bytes.saturating_sub(h.data.len());
-                self.recycle(h.data);
-            }
-        }
-        self.cum_tsn = new_cum;
-        // A partial message ending at or before the new point is gone.
-        if let Some(old) = self.current.take() {
+        // The message being assembled ends at `cum_tsn`: if that is covered, its end was
+        // abandoned. (Its fragments may all have arrived already, so the new point need
+        // not be beyond `cum_tsn` for this; the stream skips below count regardless.)
+        if le(self.cum_tsn, new_cum)
+            && let Some(old) = self.current.take()
+        {
             self.held_bytes = self.held_bytes.saturating_sub(old.data.len());
+        }
+        if lt(self.cum_tsn, new_cum) {
+            let skip = new_cum.wrapping_sub(self.cum_tsn) as usize;
+            for _ in 0..skip.min(self.ooo.len()) {
+                if let Some(Some(h)) = self.ooo.pop_front() {
+                    self.ooo_count -= 1;
+                    self.held_bytes = self.held_bytes.saturating_sub(h.data.len());
+                    self.recycle(h.data);
+                }
+            }
+            self.cum_tsn = new_cum;
         }
         for (stream, ssn) in streams {
             if !self.streams.contains_key(&stream) && self.streams.len() >= self.max_streams {

@@ -838,16 +838,32 @@ impl Sender {
             return;
         }
         m.abandoned = true;
-        let unsent = if m.counted {
-            m.data.len() - m.chunked
-        } else {
-            0
-        };
+        let remainder = m.data.len() - m.chunked;
+        let unsent = if m.counted { remainder } else { 0 };
         let stream = m.stream;
-        // Its unsent remainder will never get TSNs.
         m.chunked = m.data.len();
         if self.current == Some(msg) {
             self.current = None;
+            if remainder > 0 {
+                // Half sent: its unsent rest takes one TSN, never sent, so the FORWARD TSN
+                // must skip past it and the receiver learns to drop the fragments it has
+                // and to skip the message's SSN (however many fragments it got).
+                m.outstanding += 1;
+                self.next_tsn = self.next_tsn.wrapping_add(1);
+                self.inflight.push_back(InFlight {
+                    msg,
+                    offset: m.chunked,
+                    len: 0,
+                    beginning: false,
+                    ending: true,
+                    sent_at: Instant::ZERO,
+                    transmissions: 0,
+                    misses: 0,
+                    state: ChunkState::Abandoned,
+                    queued_for_rtx: false,
+                    in_flight: false,
+                });
+            }
         }
         self.abandoned_messages += 1;
         self.note_sent_bytes(stream, unsent);
