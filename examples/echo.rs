@@ -21,7 +21,11 @@ mod host;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use sansrtc::rtc::{Rtc, RtcConfig, RtcEvent};
+use std::collections::{HashMap, VecDeque};
+
+use sansrtc::datachannel::DataChannelError;
+use sansrtc::rtc::{ChannelId, Rtc, RtcConfig, RtcError, RtcEvent};
+use sansrtc::sctp::SctpError;
 
 const PAGE: &str = include_str!("common/echo.html");
 
@@ -62,7 +66,21 @@ fn main() -> std::io::Result<()> {
 
     let config = RtcConfig::default();
     let mut opened = 0u64;
+    // Echoes waiting for send buffer room, per connection and channel. A peer that sends
+    // faster than it reads its echoes fills this; the peer's own buffered amount keeps it
+    // in bounds for well-behaved peers (the interop workload keeps under 1 MiB).
+    let mut pending: HashMap<(usize, ChannelId), VecDeque<(bool, Vec<u8>)>> = HashMap::new();
+    let debug = std::env::var_os("SANSRTC_DEBUG").is_some();
+    let mut last_dump = std::time::Instant::now();
     loop {
+        if debug && last_dump.elapsed() > Duration::from_secs(3) {
+            last_dump = std::time::Instant::now();
+            for i in 0..64 {
+                if let Some(r) = host.rtc(i) {
+                    eprintln!("[{i}] {:?}", r.stats().sctp);
+                }
+            }
+        }
         while let Ok(offer) = rx.try_recv() {
             let now = host.now();
             let result = Rtc::new(config.clone(), now)
@@ -82,22 +100,60 @@ fn main() -> std::io::Result<()> {
                 println!("[{i}] channel {id:?} {label:?} open ({opened} so far)");
             }
             RtcEvent::ChannelData { id, binary, data } => {
-                if let Some(mut ch) = rtc.channel(id) {
-                    let r = if binary {
-                        ch.send_binary(&data)
-                    } else {
-                        // A string came in; the same bytes go back as a string.
-                        ch.send_text(&String::from_utf8_lossy(&data))
-                    };
-                    if let Err(e) = r {
-                        eprintln!("[{i}] echo failed: {e}");
-                    }
+                // Echo in order: behind what is already waiting for room.
+                let queue = pending.entry((i, id)).or_default();
+                queue.push_back((binary, data));
+                flush(rtc, id, queue);
+            }
+            RtcEvent::ChannelBufferedAmountLow(id) => {
+                if let Some(q) = pending.get_mut(&(i, id)) {
+                    flush(rtc, id, q);
                 }
             }
+            RtcEvent::ChannelClose(id) => {
+                pending.remove(&(i, id));
+            }
             RtcEvent::StateChange(s) => println!("[{i}] {s:?}"),
-            RtcEvent::Closed { reason } => println!("[{i}] closed: {reason:?}"),
+            RtcEvent::Closed { reason } => {
+                pending.retain(|(c, _), _| *c != i);
+                println!("[{i}] closed: {reason:?}");
+            }
             _ => {}
         })?;
+        // Room may have opened without an event (acknowledgements): retry what waits.
+        pending.retain(|(i, id), q| {
+            if let Some(rtc) = host.rtc(*i) {
+                flush(rtc, *id, q);
+            }
+            !q.is_empty()
+        });
+    }
+}
+
+/// Echo messages waiting for send buffer room, oldest first, until the buffer is full.
+fn flush(rtc: &mut Rtc, id: ChannelId, queue: &mut VecDeque<(bool, Vec<u8>)>) {
+    let Some(mut ch) = rtc.channel(id) else {
+        queue.clear();
+        return;
+    };
+    while let Some((binary, data)) = queue.front() {
+        let r = if *binary {
+            ch.send_binary(data)
+        } else {
+            // A string came in; the same bytes go back as a string.
+            ch.send_text(&String::from_utf8_lossy(data))
+        };
+        match r {
+            Ok(()) => {
+                queue.pop_front();
+            }
+            Err(RtcError::DataChannel(DataChannelError::Sctp(SctpError::BufferFull))) => return,
+            Err(e) => {
+                eprintln!("echo failed: {e}");
+                queue.clear();
+                return;
+            }
+        }
     }
 }
 

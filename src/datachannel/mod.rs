@@ -426,20 +426,16 @@ impl DataChannels {
     /// Handles one SCTP packet.
     pub fn handle_receive(&mut self, now: Instant, packet: &[u8]) {
         self.assoc.handle_receive(now, packet);
-        self.pull_events();
     }
 
     /// Runs the association's timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.assoc.handle_timeout(now);
-        self.pull_events();
     }
 
     /// The next SCTP packet to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        let n = self.assoc.poll_transmit(now, buf);
-        self.pull_events();
-        n
+        self.assoc.poll_transmit(now, buf)
     }
 
     /// The next deadline.
@@ -447,16 +443,21 @@ impl DataChannels {
         self.assoc.poll_timeout()
     }
 
-    /// The next event.
+    /// The next event. The association's events are taken one at a time, as they are
+    /// asked for: received data not yet taken keeps counting against the receive window,
+    /// which is how a host that stops polling slows the peer down.
     pub fn poll_event(&mut self) -> Option<DataChannelEvent> {
-        if self.events.is_empty() {
-            self.pull_events();
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            let e = self.assoc.poll_event()?;
+            self.process(e);
         }
-        self.events.pop_front()
     }
 
-    fn pull_events(&mut self) {
-        while let Some(e) = self.assoc.poll_event() {
+    fn process(&mut self, e: SctpEvent) {
+        {
             match e {
                 SctpEvent::Connected => self.on_connected(),
                 SctpEvent::Message { stream, ppid, data } => self.on_message(stream, ppid, data),

@@ -76,9 +76,20 @@ impl Rtc {
         t
     }
 
-    /// The next event.
+    /// The next event. Channel events are taken from the data channel layer as they are
+    /// asked for, so data the host has not taken yet keeps counting against the SCTP
+    /// receive window (a host that stops polling slows the peer down, bounded memory).
     pub fn poll_event(&mut self) -> Option<RtcEvent> {
-        self.events.pop_front()
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            if self.closed {
+                return None;
+            }
+            let e = self.dc.as_mut()?.poll_event()?;
+            self.channel_event(e);
+        }
     }
 
     /// The next datagram, written into `buf` (at least `datagram_size` bytes).
@@ -221,17 +232,10 @@ impl Rtc {
                 }
             }
         }
-        self.pull_channel_events();
     }
 
-    fn pull_channel_events(&mut self) {
-        let mut evs = Vec::new();
-        if let Some(dc) = self.dc.as_mut() {
-            while let Some(e) = dc.poll_event() {
-                evs.push(e);
-            }
-        }
-        for e in evs {
+    fn channel_event(&mut self, e: DataChannelEvent) {
+        {
             match e {
                 DataChannelEvent::Connected => {}
                 DataChannelEvent::Opened {
@@ -295,7 +299,6 @@ impl Rtc {
                         d.close();
                     }
                     self.finish(r);
-                    return;
                 }
             }
         }
