@@ -29,6 +29,9 @@ use sansrtc::sctp::SctpError;
 
 const PAGE: &str = include_str!("common/echo.html");
 
+/// Messages to echo, oldest first: (binary, payload).
+type Echoes = VecDeque<(bool, Vec<u8>)>;
+
 struct Offer {
     sdp: String,
     answer: mpsc::Sender<Result<String, String>>,
@@ -69,7 +72,7 @@ fn main() -> std::io::Result<()> {
     // Echoes waiting for send buffer room, per connection and channel. A peer that sends
     // faster than it reads its echoes fills this; the peer's own buffered amount keeps it
     // in bounds for well-behaved peers (the interop workload keeps under 1 MiB).
-    let mut pending: HashMap<(usize, ChannelId), VecDeque<(bool, Vec<u8>)>> = HashMap::new();
+    let mut pending: HashMap<(usize, ChannelId), Echoes> = HashMap::new();
     let debug = std::env::var_os("SANSRTC_DEBUG").is_some();
     let mut last_dump = std::time::Instant::now();
     loop {
@@ -131,7 +134,7 @@ fn main() -> std::io::Result<()> {
 }
 
 /// Echo messages waiting for send buffer room, oldest first, until the buffer is full.
-fn flush(rtc: &mut Rtc, id: ChannelId, queue: &mut VecDeque<(bool, Vec<u8>)>) {
+fn flush(rtc: &mut Rtc, id: ChannelId, queue: &mut Echoes) {
     let Some(mut ch) = rtc.channel(id) else {
         queue.clear();
         return;
