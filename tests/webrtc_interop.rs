@@ -184,3 +184,33 @@ fn chromium_offers_to_sansrtc() {
 fn sansrtc_offers_to_chromium() {
     run("sansrtc_offers_to_chromium", || sansrtc_offers("chromium"));
 }
+
+/// sansrtc against itself over real UDP: the tokio example offers to the echo example
+/// (no third-party peer, so nothing to install).
+#[test]
+fn tokio_example_against_the_echo_example() {
+    if skip("tokio_example_against_the_echo_example") {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    example("echo");
+    in_private_netns("tokio_example_against_the_echo_example", || {
+        let echo = Peer::spawn(Command::new(example("echo")).args([
+            "--http",
+            "127.0.0.1:0",
+            "--udp",
+            "127.0.0.1:0",
+        ]));
+        let port = port_of(&echo);
+        let out = Command::new(example("tokio_offer"))
+            .arg(format!("http://127.0.0.1:{port}/whip"))
+            .output()
+            .expect("run tokio_offer");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("100 messages echoed"),
+            "tokio_offer failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
