@@ -111,8 +111,10 @@ pub mod dtls;
 pub mod ice;
 pub mod jsep;
 pub mod net;
+pub mod media;
 pub mod rng;
 pub mod rtc;
+pub mod rtp;
 pub mod sctp;
 #[cfg(feature = "sim")]
 pub mod sim;
