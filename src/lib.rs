@@ -110,14 +110,15 @@ pub mod datachannel;
 pub mod dtls;
 pub mod ice;
 pub mod jsep;
-pub mod net;
 pub mod media;
+pub mod net;
 pub mod rng;
 pub mod rtc;
 pub mod rtp;
 pub mod sctp;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod srtp;
 pub mod time;
 
 pub use net::{Protocol, Receive, Transmit};
