@@ -1,4 +1,4 @@
-//! A WHIP-style data channel echo server.
+//! A WHIP-style echo server: data channel messages and audio/video come back.
 //!
 //! ```text
 //! cargo run --example echo -- [--http 127.0.0.1:8080] [--udp 127.0.0.1:0]
@@ -9,6 +9,9 @@
 //!   candidate: the UDP socket's address.
 //! - Every data channel message is sent back on its channel, as string or binary as it
 //!   came.
+//! - Every audio and video m-line is answered sendrecv (or sendonly to a recvonly offer)
+//!   and the first stream received on it is forwarded back at the RTP level, as an SFU
+//!   would; the peer's keyframe requests are passed on to the peer as the source.
 //! - `GET /` serves a page that connects from a browser and shows the echo.
 //!
 //! One blocking loop owns the UDP socket and every connection (any number at once); the
@@ -24,7 +27,7 @@ use std::time::Duration;
 use std::collections::{HashMap, VecDeque};
 
 use sansrtc::datachannel::DataChannelError;
-use sansrtc::rtc::{ChannelId, Rtc, RtcConfig, RtcError, RtcEvent};
+use sansrtc::rtc::{ChannelId, MediaId, Rtc, RtcConfig, RtcError, RtcEvent, RtpWrite};
 use sansrtc::sctp::SctpError;
 
 const PAGE: &str = include_str!("common/echo.html");
@@ -73,6 +76,8 @@ fn main() -> std::io::Result<()> {
     // faster than it reads its echoes fills this; the peer's own buffered amount keeps it
     // in bounds for well-behaved peers (the interop workload keeps under 1 MiB).
     let mut pending: HashMap<(usize, ChannelId), Echoes> = HashMap::new();
+    // The incoming SSRC forwarded per connection and m-line.
+    let mut forwarded: HashMap<(usize, MediaId), u32> = HashMap::new();
     let debug = std::env::var_os("SANSRTC_DEBUG").is_some();
     let mut last_dump = std::time::Instant::now();
     loop {
@@ -97,7 +102,7 @@ fn main() -> std::io::Result<()> {
                 });
             let _ = offer.answer.send(result);
         }
-        host.turn(Duration::from_millis(20), &mut |i, rtc, e| match e {
+        host.turn(Duration::from_millis(20), &mut |i, rtc, now, e| match e {
             RtcEvent::ChannelOpen { id, label, .. } => {
                 opened += 1;
                 println!("[{i}] channel {id:?} {label:?} open ({opened} so far)");
@@ -116,9 +121,44 @@ fn main() -> std::io::Result<()> {
             RtcEvent::ChannelClose(id) => {
                 pending.remove(&(i, id));
             }
+            RtcEvent::MediaAdded {
+                id,
+                mid,
+                kind,
+                direction,
+            } => {
+                println!("[{i}] {kind:?} m-line {mid} ({direction:?}): echoing it");
+                let _ = id;
+            }
+            RtcEvent::MediaRtp(p) => {
+                // An SFU-style forward: the first incoming stream of each m-line goes back
+                // on our stream of the same m-line, with its own sequence numbers, so the
+                // peer's NACKs and jitter buffer see the gaps we saw.
+                let first = forwarded.entry((i, p.media)).or_insert(p.ssrc);
+                if *first == p.ssrc
+                    && let Some(mut m) = rtc.media(p.media)
+                {
+                    let mut w = RtpWrite::new(p.payload_type, p.timestamp, p.marker, p.payload());
+                    w.sequence_number = Some(p.sequence_number as u16);
+                    w.audio_level = p.audio_level;
+                    if let Err(e) = m.write_rtp(now, w)
+                        && debug
+                    {
+                        eprintln!("[{i}] forward: {e}");
+                    }
+                }
+            }
+            RtcEvent::KeyframeRequest { media, kind } => {
+                // The peer lost a picture of what we forward: ask the source (the peer
+                // itself) for a keyframe.
+                if let Some(mut m) = rtc.media(media) {
+                    let _ = m.request_keyframe(kind, None);
+                }
+            }
             RtcEvent::StateChange(s) => println!("[{i}] {s:?}"),
             RtcEvent::Closed { reason } => {
                 pending.retain(|(c, _), _| *c != i);
+                forwarded.retain(|(c, _), _| *c != i);
                 println!("[{i}] closed: {reason:?}");
             }
             _ => {}

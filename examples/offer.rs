@@ -308,7 +308,7 @@ fn run(url: &str) -> Result<Driver, String> {
             d.fail(format!("timed out in {:?}", d.phase));
             break;
         }
-        host.turn(Duration::from_millis(50), &mut |_, rtc, e| {
+        host.turn(Duration::from_millis(50), &mut |_, rtc, _, e| {
             d.on_event(rtc, e)
         })
         .map_err(|e| e.to_string())?;

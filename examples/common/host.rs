@@ -74,7 +74,10 @@ impl Host {
 
     /// Sends every datagram of every connection, and hands their events to `on_event`
     /// (which may send more: the loop repeats until all is quiet).
-    fn drain(&mut self, on_event: &mut dyn FnMut(usize, &mut Rtc, RtcEvent)) -> io::Result<()> {
+    fn drain(
+        &mut self,
+        on_event: &mut dyn FnMut(usize, &mut Rtc, Instant, RtcEvent),
+    ) -> io::Result<()> {
         loop {
             let mut moved = false;
             let now = self.clock.now();
@@ -91,7 +94,7 @@ impl Host {
                 while let Some(e) = rtc.poll_event() {
                     moved = true;
                     closed |= matches!(e, RtcEvent::Closed { .. });
-                    on_event(i, rtc, e);
+                    on_event(i, rtc, now, e);
                 }
                 if closed {
                     // Flush what the close left (ABORT, close_notify), then forget it.
@@ -114,7 +117,7 @@ impl Host {
     pub fn turn(
         &mut self,
         max_wait: Duration,
-        on_event: &mut dyn FnMut(usize, &mut Rtc, RtcEvent),
+        on_event: &mut dyn FnMut(usize, &mut Rtc, Instant, RtcEvent),
     ) -> io::Result<()> {
         self.drain(on_event)?;
         let now_std = std::time::Instant::now();

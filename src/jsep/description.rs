@@ -8,6 +8,7 @@ use ::sdp::description::common::{Address, Attribute, ConnectionInformation};
 use ::sdp::description::media::{MediaDescription, MediaName, RangedPort};
 use ::sdp::description::session::{Origin, SessionDescription, TimeDescription, Timing};
 
+use super::media::MediaDesc;
 use crate::dtls::Fingerprint;
 use crate::ice::{Candidate, Credentials};
 
@@ -20,6 +21,8 @@ pub const MAX_CANDIDATES: usize = 256;
 
 /// The proto of a data channel m-line (RFC 8841 §4.1).
 pub const DATACHANNEL_PROTO: &str = "UDP/DTLS/SCTP";
+/// The proto of an audio or video m-line (RFC 8829 §5.1.2).
+pub const RTP_PROTO: &str = "UDP/TLS/RTP/SAVPF";
 /// The format of a data channel m-line.
 pub const DATACHANNEL_FORMAT: &str = "webrtc-datachannel";
 
@@ -95,7 +98,8 @@ impl MediaKind {
         }
     }
 
-    fn as_str(&self) -> &str {
+    /// The m-line's media name.
+    pub fn as_str(&self) -> &str {
         match self {
             MediaKind::Application => "application",
             MediaKind::Audio => "audio",
@@ -137,6 +141,9 @@ pub struct MediaSection {
     pub max_message_size: Option<usize>,
     /// `a=rtcp-mux`.
     pub rtcp_mux: bool,
+    /// The RTP side of an audio or video m-line (codecs, extensions, SSRCs, direction);
+    /// empty for other m-lines.
+    pub rtp: MediaDesc,
 }
 
 impl MediaSection {
@@ -151,6 +158,12 @@ impl MediaSection {
     /// Whether the port is 0.
     pub fn is_rejected(&self) -> bool {
         self.port == 0
+    }
+
+    /// Whether this is an audio or video section over SRTP (`UDP/TLS/RTP/SAVPF`, or
+    /// another RTP profile of the same family, RFC 8829 §5.1.3).
+    pub fn is_rtp(&self) -> bool {
+        matches!(self.kind, MediaKind::Audio | MediaKind::Video) && self.proto.contains("RTP/SAVP")
     }
 }
 
@@ -263,10 +276,27 @@ impl Sdp {
                 ),
                 None => None,
             };
+            let kind = MediaKind::parse(&md.media_name.media);
+            let proto = md.media_name.protos.join("/");
+            let rtp = if matches!(kind, MediaKind::Audio | MediaKind::Video)
+                && proto.contains("RTP")
+                && port != 0
+            {
+                MediaDesc::parse(&md.media_name.formats, a, session).map_err(|e| {
+                    SdpError::new(format!(
+                        "m={} (mid {}): {}",
+                        kind.as_str(),
+                        attr(a, "mid").unwrap_or("?"),
+                        e.reason
+                    ))
+                })?
+            } else {
+                MediaDesc::default()
+            };
             media.push(MediaSection {
-                kind: MediaKind::parse(&md.media_name.media),
+                kind,
                 port,
-                proto: md.media_name.protos.join("/"),
+                proto,
                 formats: md.media_name.formats.clone(),
                 mid: attr(a, "mid").map(|m| m.trim().to_string()),
                 ice: creds(a).or_else(|| s_creds.clone()),
@@ -278,6 +308,7 @@ impl Sdp {
                 sctp_port,
                 max_message_size,
                 rtcp_mux: attr(a, "rtcp-mux").is_some(),
+                rtp,
             });
         }
         Ok(Sdp {
@@ -418,6 +449,8 @@ pub(crate) struct RejectedSection<'a> {
 #[derive(Debug, Clone)]
 pub(crate) enum Section<'a> {
     DataChannel(LocalSection<'a>),
+    /// An audio or video section: the transport, the kind, the RTP side.
+    Media(LocalSection<'a>, MediaKind, &'a MediaDesc),
     Rejected(RejectedSection<'a>),
 }
 
@@ -435,7 +468,7 @@ pub(crate) fn write(
     let bundled: Vec<&str> = sections
         .iter()
         .filter_map(|s| match s {
-            Section::DataChannel(l) => Some(l.mid),
+            Section::DataChannel(l) | Section::Media(l, _, _) => Some(l.mid),
             Section::Rejected(_) => None,
         })
         .collect();
@@ -460,28 +493,40 @@ pub(crate) fn write(
     let mut media = Vec::new();
     for s in sections {
         let md = match s {
+            Section::Media(l, kind, desc) => {
+                let mut a = transport_attributes(l);
+                desc.write(&mut a);
+                MediaDescription {
+                    media_name: MediaName {
+                        media: kind.as_str().into(),
+                        port: RangedPort {
+                            value: 9,
+                            range: None,
+                        },
+                        protos: RTP_PROTO.split('/').map(str::to_string).collect(),
+                        formats: desc
+                            .codecs
+                            .iter()
+                            .map(|c| c.payload_type.to_string())
+                            .collect(),
+                    },
+                    media_title: None,
+                    connection_information: Some(zero_addr()),
+                    bandwidth: vec![],
+                    encryption_key: None,
+                    attributes: a,
+                }
+            }
             Section::DataChannel(l) => {
-                let mut a = vec![
-                    Attribute::new("ice-ufrag".into(), Some(l.credentials.ufrag.clone())),
-                    Attribute::new("ice-pwd".into(), Some(l.credentials.pwd.clone())),
-                    Attribute::new("ice-options".into(), Some("trickle".into())),
-                    Attribute::new("fingerprint".into(), Some(l.fingerprint.to_string())),
-                    Attribute::new("setup".into(), Some(l.setup.as_str().into())),
-                    Attribute::new("mid".into(), Some(l.mid.into())),
-                    Attribute::new("sctp-port".into(), Some(l.sctp_port.to_string())),
-                    Attribute::new(
-                        "max-message-size".into(),
-                        Some(l.max_message_size.to_string()),
-                    ),
-                ];
-                for c in l.candidates {
-                    let text = c.to_string();
-                    let v = text.strip_prefix("candidate:").unwrap_or(&text).to_string();
-                    a.push(Attribute::new("candidate".into(), Some(v)));
-                }
-                if l.end_of_candidates {
-                    a.push(Attribute::new("end-of-candidates".into(), None));
-                }
+                let mut a = transport_attributes(l);
+                a.push(Attribute::new(
+                    "sctp-port".into(),
+                    Some(l.sctp_port.to_string()),
+                ));
+                a.push(Attribute::new(
+                    "max-message-size".into(),
+                    Some(l.max_message_size.to_string()),
+                ));
                 MediaDescription {
                     media_name: MediaName {
                         media: "application".into(),
@@ -559,6 +604,28 @@ pub(crate) fn write(
         media_descriptions: media,
     };
     desc.marshal()
+}
+
+/// The ICE, DTLS and mid attributes every m-line of ours carries (RFC 8843 §7.1.3 lets
+/// bundled sections repeat them; browsers do).
+fn transport_attributes(l: &LocalSection<'_>) -> Vec<Attribute> {
+    let mut a = vec![
+        Attribute::new("ice-ufrag".into(), Some(l.credentials.ufrag.clone())),
+        Attribute::new("ice-pwd".into(), Some(l.credentials.pwd.clone())),
+        Attribute::new("ice-options".into(), Some("trickle".into())),
+        Attribute::new("fingerprint".into(), Some(l.fingerprint.to_string())),
+        Attribute::new("setup".into(), Some(l.setup.as_str().into())),
+        Attribute::new("mid".into(), Some(l.mid.into())),
+    ];
+    for c in l.candidates {
+        let text = c.to_string();
+        let v = text.strip_prefix("candidate:").unwrap_or(&text).to_string();
+        a.push(Attribute::new("candidate".into(), Some(v)));
+    }
+    if l.end_of_candidates {
+        a.push(Attribute::new("end-of-candidates".into(), None));
+    }
+    a
 }
 
 impl fmt::Display for Setup {

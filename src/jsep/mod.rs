@@ -1,5 +1,6 @@
 //! JSEP (RFC 9429): the offer/answer state machine and typed SDP for a WebRTC peer
-//! connection with one bundled transport and a data channel m-line.
+//! connection with one bundled transport: audio and video m-lines ([`MediaDesc`]) and a
+//! data channel m-line; codec and header extension negotiation in [`codecs`].
 //!
 //! Parsing rides on the `sdp` crate; [`Sdp`] types the attributes WebRTC needs
 //! (ICE credentials and candidates, fingerprints, `a=setup`, mids and BUNDLE, the data
@@ -21,15 +22,24 @@
 //! assert_eq!(bad.line, Some(2));
 //! ```
 
+pub mod codecs;
 mod description;
+mod media;
+#[cfg(test)]
+mod media_tests;
 #[cfg(test)]
 mod tests;
 
+pub use codecs::CodecKind;
 pub use description::{
-    DATACHANNEL_FORMAT, DATACHANNEL_PROTO, MAX_SDP_LEN, MediaKind, MediaSection, Sdp, SdpError,
-    Setup,
+    DATACHANNEL_FORMAT, DATACHANNEL_PROTO, MAX_SDP_LEN, MediaKind, MediaSection, RTP_PROTO, Sdp,
+    SdpError, Setup,
 };
 pub(crate) use description::{LocalSection, RejectedSection, Section, write};
+pub use media::{
+    Codec, Direction, Extmap, Fmtp, MAX_CODECS, MAX_SSRCS, MediaDesc, Msid, Rid, Simulcast,
+    SsrcDesc, SsrcGroup,
+};
 
 /// Where the offer/answer exchange stands (the W3C `RTCSignalingState` values we use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

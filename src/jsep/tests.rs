@@ -381,9 +381,45 @@ mod fixtures {
                 assert_eq!(o.mid, a.mid, "{name}: mids kept in order");
                 assert_eq!(
                     a.is_rejected(),
-                    !o.is_datachannel(),
-                    "{name}: only data accepted"
+                    !o.is_datachannel() && !o.is_rtp(),
+                    "{name}: data, audio and video accepted"
                 );
+                if o.is_rtp() {
+                    // Codecs: a subset of the offer's, same payload types and formats;
+                    // an RTX only with what it repairs.
+                    assert!(!a.rtp.codecs.is_empty(), "{name}: a codec in common");
+                    for c in &a.rtp.codecs {
+                        let offered = o
+                            .rtp
+                            .codec(c.payload_type)
+                            .unwrap_or_else(|| panic!("{name}: {c:?} offered"));
+                        assert!(
+                            c.is(&offered.name) && c.clock_rate == offered.clock_rate,
+                            "{name}: {c:?}"
+                        );
+                        if let Some(apt) = c.apt() {
+                            assert!(a.rtp.codec(apt).is_some(), "{name}: rtx apt={apt} accepted");
+                        }
+                        for fb in &c.feedback {
+                            assert!(offered.has_feedback(fb), "{name}: rtcp-fb {fb} offered");
+                        }
+                    }
+                    for e in &a.rtp.extmaps {
+                        assert!(o.rtp.extmaps.contains(e), "{name}: extmap {e:?} offered");
+                    }
+                    assert_eq!(
+                        a.rtp.direction,
+                        crate::jsep::Direction::answer(
+                            o.rtp.direction,
+                            crate::jsep::Direction::SendRecv
+                        ),
+                        "{name}"
+                    );
+                    assert!(a.rtcp_mux, "{name}: rtcp-mux");
+                    if a.rtp.direction.sends() {
+                        assert!(!a.rtp.ssrcs.is_empty(), "{name}: our SSRCs announced");
+                    }
+                }
             }
             let (_, dc) = ans.datachannel().unwrap();
             assert_eq!(
@@ -392,11 +428,13 @@ mod fixtures {
                 "{name}: we take the DTLS client role"
             );
             assert_eq!(dc.candidates.len(), 1);
-            assert_eq!(
-                ans.bundle,
-                vec![dc.mid.clone().unwrap()],
-                "{name}: BUNDLE of what we accept"
-            );
+            let accepted: Vec<String> = ans
+                .media
+                .iter()
+                .filter(|m| !m.is_rejected())
+                .filter_map(|m| m.mid.clone())
+                .collect();
+            assert_eq!(ans.bundle, accepted, "{name}: BUNDLE of what we accept");
         }
     }
 }

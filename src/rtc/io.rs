@@ -39,7 +39,7 @@ impl Rtc {
                     });
                 }
             }
-            // Media arrives with the media layer; until then RTP/RTCP is dropped.
+            DatagramKind::Rtp => self.handle_srtp(now, rx.contents),
             _ => {}
         }
         self.drive(now);
@@ -58,6 +58,7 @@ impl Rtc {
         if let Some(dc) = self.dc.as_mut() {
             dc.handle_timeout(now);
         }
+        self.media_timeout(now);
         self.drive(now);
     }
 
@@ -73,7 +74,7 @@ impl Rtc {
         if let Some(dc) = &self.dc {
             t = crate::time::earliest(t, dc.poll_timeout());
         }
-        t
+        crate::time::earliest(t, self.media_poll_timeout())
     }
 
     /// The next event. Channel events are taken from the data channel layer as they are
@@ -133,6 +134,12 @@ impl Rtc {
         if !dtls.is_connected() {
             return None;
         }
+        // Media before data: SCTP has its own congestion control and can wait.
+        if let Some(n) = self.pop_media(buf) {
+            self.ice.note_sent(now);
+            return Some(to(n));
+        }
+        let dtls = self.dtls.as_mut()?;
         let dc = self.dc.as_mut()?;
         let max = self.config.datagram_size.min(buf.len());
         let plain_room = max.saturating_sub(DTLS_OVERHEAD);
@@ -199,14 +206,11 @@ impl Rtc {
         }
         for e in dtls_events {
             match e {
-                DtlsEvent::Connected(_) => {
-                    if !self.sctp_started
-                        && let Some(dc) = self.dc.as_mut()
-                    {
-                        // Both ends start the association (RFC 8841 §10.1); crossing
-                        // INITs resolve by RFC 9260 §5.2.1.
-                        self.sctp_started = true;
-                        dc.connect(now);
+                DtlsEvent::Connected(c) => {
+                    if let (Some(km), Some(n)) = (&c.srtp, self.negotiated.as_ref()) {
+                        let role = n.role;
+                        self.srtp_keys(km, role);
+                        self.handle_early_srtp(now);
                     }
                     if matches!(
                         self.ice_state,
@@ -231,6 +235,16 @@ impl Rtc {
                     return;
                 }
             }
+        }
+        // Both ends start the association once DTLS is up (RFC 8841 §10.1); crossing
+        // INITs resolve by RFC 9260 §5.2.1. A data channel m-line negotiated later
+        // starts it then.
+        if !self.sctp_started
+            && self.dtls.as_ref().is_some_and(Dtls::is_connected)
+            && let Some(dc) = self.dc.as_mut()
+        {
+            self.sctp_started = true;
+            dc.connect(now);
         }
     }
 

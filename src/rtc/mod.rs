@@ -52,12 +52,20 @@
 //! # let _ = chan;
 //! ```
 
+mod frames;
 mod io;
+mod media;
 mod negotiate;
+mod rtcp_io;
+mod rtp_io;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+pub use frames::MediaFrame;
+pub use media::{KeyframeKind, Media, MediaConfig, MediaId, MediaStats, RtpPacket, RtpWrite};
 
 use crate::datachannel::{
     ChannelConfig, ChannelState, DataChannelError, DataChannelStats, DataChannels,
@@ -93,6 +101,8 @@ pub struct RtcConfig {
     pub max_channels: usize,
     /// Act as an ICE-lite agent (servers with a public address). Default `false`.
     pub ice_lite: bool,
+    /// Audio and video: codecs, header extensions, bounds, RTCP timing.
+    pub media: MediaConfig,
     /// Randomness for everything.
     pub rng: RngSource,
 }
@@ -107,6 +117,7 @@ impl Default for RtcConfig {
             datagram_size: 1200,
             max_channels: 1024,
             ice_lite: false,
+            media: MediaConfig::default(),
             rng: RngSource::Secure,
         }
     }
@@ -186,6 +197,28 @@ pub enum RtcEvent {
     ChannelBufferedAmountLow(ChannelId),
     /// A channel closed.
     ChannelClose(ChannelId),
+    /// The peer's offer added an audio or video m-line: a new transceiver.
+    MediaAdded {
+        /// Its handle.
+        id: MediaId,
+        /// Its mid.
+        mid: String,
+        /// Audio or video.
+        kind: crate::jsep::MediaKind,
+        /// The negotiated direction, our side.
+        direction: crate::jsep::Direction,
+    },
+    /// An RTP packet arrived (SRTP removed, RTX undone, duplicates dropped).
+    MediaRtp(RtpPacket),
+    /// A whole frame arrived (when [`MediaConfig::frames`] is set).
+    MediaFrame(MediaFrame),
+    /// The peer asks for a keyframe on one of our outgoing streams.
+    KeyframeRequest {
+        /// The transceiver.
+        media: MediaId,
+        /// PLI or FIR.
+        kind: KeyframeKind,
+    },
     /// The connection is over; nothing more will happen.
     Closed {
         /// Why.
@@ -211,6 +244,9 @@ pub enum RtcError {
     /// No such channel.
     #[error("no channel {0:?}")]
     NoChannel(ChannelId),
+    /// A media call that cannot be done now (the reason says why).
+    #[error("media: {0}")]
+    Media(&'static str),
     /// The connection is closed.
     #[error("connection closed")]
     Closed,
@@ -239,13 +275,17 @@ pub struct RtcStats {
     pub bytes_in: u64,
     /// Bytes sent.
     pub bytes_out: u64,
+    /// SRTP/SRTCP datagrams dropped: before keys, failed authentication or replay,
+    /// malformed, unknown payload type, or sends over the queue limit.
+    pub media_dropped: u64,
+    /// RTP packets of an SSRC no transceiver could be found for.
+    pub media_unrouted: u64,
 }
 
 /// What the last completed negotiation fixed.
 #[derive(Debug, Clone)]
 struct Negotiated {
     role: DtlsRole,
-    mid: String,
     remote_sctp_port: u16,
     remote_max_message_size: usize,
 }
@@ -285,6 +325,33 @@ pub struct Rtc {
     last_now: Instant,
     scratch: Vec<u8>,
     stats: RtcStats,
+    rng: Rng,
+    /// Transceivers, in creation order.
+    media: Vec<media::Transceiver>,
+    next_media: u32,
+    /// The m-lines of the session, in order (empty before the first exchange).
+    sections: Vec<negotiate::Slot>,
+    /// The m-lines of our pending offer.
+    pending_offer: Option<Vec<negotiate::Slot>>,
+    /// RTCP CNAME (RFC 7022: random per connection) and the msid stream id.
+    cname: String,
+    stream_id: String,
+    /// SRTP contexts: (ours, the peer's), once DTLS is up.
+    srtp: Option<(crate::srtp::SrtpContext, crate::srtp::SrtpContext)>,
+    /// Incoming SSRC → transceiver.
+    routes: HashMap<u32, rtp_io::Route>,
+    twcc_rx: crate::rtp::stream::TwccReceiver,
+    twcc_tx: crate::rtp::stream::TwccSender,
+    /// SRTP/SRTCP datagrams waiting for `poll_transmit`, and spare buffers.
+    media_out: VecDeque<Vec<u8>>,
+    pool: Vec<Vec<u8>>,
+    media_scratch: Vec<u8>,
+    media_rx: Vec<u8>,
+    nack_scratch: Vec<u16>,
+    /// When the next regular RTCP reports are due.
+    rtcp_at: Option<Instant>,
+    /// SRTP datagrams that came before the keys.
+    early_srtp: VecDeque<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Rtc {
@@ -319,7 +386,26 @@ impl Rtc {
         ice_cfg.lite = config.ice_lite;
         let ice = IceAgent::new(ice_cfg, now);
         let session_id = rng.u64() >> 2;
+        let cname = media::new_cname(&mut rng);
+        let stream_id = media::new_stream_id(&mut rng);
         Ok(Rtc {
+            cname,
+            stream_id,
+            media: Vec::new(),
+            next_media: 1,
+            sections: Vec::new(),
+            pending_offer: None,
+            srtp: None,
+            routes: HashMap::new(),
+            twcc_rx: crate::rtp::stream::TwccReceiver::new(Default::default()),
+            twcc_tx: crate::rtp::stream::TwccSender::new(Default::default()),
+            media_out: VecDeque::new(),
+            pool: Vec::new(),
+            media_scratch: Vec::new(),
+            media_rx: Vec::new(),
+            nack_scratch: Vec::new(),
+            rtcp_at: None,
+            early_srtp: VecDeque::new(),
             scratch: vec![0u8; config.datagram_size.max(256)],
             config,
             ice,
@@ -344,6 +430,7 @@ impl Rtc {
             final_out: VecDeque::new(),
             last_now: now,
             stats: RtcStats::default(),
+            rng,
         })
     }
 
