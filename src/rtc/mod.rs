@@ -60,6 +60,8 @@ mod rtcp_io;
 mod rtp_io;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_media;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;

@@ -16,6 +16,20 @@ const MAX_EARLY_SRTP: usize = 128;
 /// Room for one RTCP compound.
 const RTCP_BUF: usize = 1200;
 
+/// Overwrites the value of header extension `id` in an RTP packet, when present with
+/// the same length.
+pub(super) fn patch_extension(packet: &mut [u8], id: u8, value: &[u8]) {
+    let at = RtpHeader::parse(packet).ok().and_then(|h| {
+        let v = h.extension(id)?;
+        // Where the value sits in the packet (it borrows from it).
+        let at = (v.as_ptr() as usize).checked_sub(packet.as_ptr() as usize)?;
+        (v.len() == value.len()).then_some(at)
+    });
+    if let Some(dst) = at.and_then(|at| packet.get_mut(at..at + value.len())) {
+        dst.copy_from_slice(value);
+    }
+}
+
 /// The 64-bit NTP time (RFC 3550 §4) the stack uses for `now`: the host's time origin
 /// taken as the NTP epoch (peers only use differences and round trips).
 pub(super) fn ntp(now: Instant) -> u64 {
@@ -150,7 +164,7 @@ impl Rtc {
     }
 
     /// A plain RTP packet.
-    fn handle_rtp(&mut self, now: Instant, pkt: &[u8]) {
+    pub(super) fn handle_rtp(&mut self, now: Instant, pkt: &[u8]) {
         let Ok(h) = RtpHeader::parse(pkt) else {
             self.stats.media_dropped += 1;
             return;
@@ -336,13 +350,27 @@ impl Rtc {
         let mut buf = std::mem::take(&mut self.media_scratch);
         buf.resize(self.config.datagram_size.max(64), 0);
         for i in 0..self.media.len() {
+            let ids = self.media.get(i).map(|t| t.ext_ids).unwrap_or_default();
             while let Some(n) = self
                 .media
                 .get_mut(i)
                 .and_then(|t| t.send.as_mut())
                 .and_then(|s| s.poll_resend(now, &mut buf))
             {
-                let _ = self.queue_srtp(buf.get(..n).unwrap_or_default(), false);
+                let Some(packet) = buf.get_mut(..n) else {
+                    break;
+                };
+                // A retransmission is a new packet on the transport: its own
+                // transport-wide sequence number and send time.
+                if let Some(id) = ids.twcc {
+                    let seq = self.twcc_tx.next_seq(now, n);
+                    patch_extension(packet, id, &ext::transport_cc_bytes(seq));
+                }
+                if let Some(id) = ids.abs_send_time {
+                    let t = ext::abs_send_time_from_micros(now.as_micros());
+                    patch_extension(packet, id, &ext::abs_send_time_bytes(t));
+                }
+                let _ = self.queue_srtp(packet, false);
             }
         }
         self.media_scratch = buf;

@@ -89,3 +89,28 @@ fn closed_connections_refuse_commands() {
     assert!(a.create_data_channel(ChannelConfig::default()).is_err());
     assert_eq!(a.poll_timeout(), None);
 }
+
+#[test]
+fn retransmissions_get_fresh_extension_values() {
+    use crate::rtp::wire::{RtpHeader, RtpHeaderRepr};
+    let exts: [(u8, &[u8]); 2] = [(3, &[0, 7]), (2, &[1, 2, 3])];
+    let repr = RtpHeaderRepr {
+        payload_type: 96,
+        sequence_number: 9,
+        ssrc: 5,
+        extensions: &exts,
+        ..Default::default()
+    };
+    let mut buf = [0u8; 100];
+    let n = repr.write(&mut buf, b"payload").unwrap();
+    let p = &mut buf[..n];
+    super::rtcp_io::patch_extension(p, 3, &[0x12, 0x34]);
+    super::rtcp_io::patch_extension(p, 2, &[9, 9, 9]);
+    // Absent id or another length: untouched.
+    super::rtcp_io::patch_extension(p, 4, &[1, 1]);
+    super::rtcp_io::patch_extension(p, 3, &[1]);
+    let h = RtpHeader::parse(p).unwrap();
+    assert_eq!(h.extension(3), Some(&[0x12, 0x34][..]));
+    assert_eq!(h.extension(2), Some(&[9, 9, 9][..]));
+    assert_eq!(h.payload, b"payload");
+}

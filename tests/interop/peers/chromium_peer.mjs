@@ -225,6 +225,130 @@ function pageLib() {
     return { open_ms: Math.round(openMs * 10) / 10, msgs_ok: msgsOk, bulk_mb_per_s: Math.round(mbps * 100) / 100 };
   }
 
+  // ---- media mode: camera and microphone to an echo, the echo decoded
+  const MEDIA_CONNECT_TIMEOUT = 20_000;
+  const media = {};
+  function videoCapabilities() {
+    const mimes = (c) => (c ? c.codecs.map((x) => x.mimeType) : []);
+    return {
+      send: [...new Set(mimes(RTCRtpSender.getCapabilities('video')))],
+      recv: [...new Set(mimes(RTCRtpReceiver.getCapabilities('video')))],
+    };
+  }
+  async function startMedia(codec) {
+    // The fake camera (a moving pattern with a frame counter) and the fake microphone (a beep).
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: true, video: { width: 640, height: 480, frameRate: 30 },
+    });
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const [audio] = stream.getAudioTracks(), [video] = stream.getVideoTracks();
+    const at = pc.addTransceiver(audio, { direction: 'sendrecv', streams: [stream] });
+    const vt = pc.addTransceiver(video, { direction: 'sendrecv', streams: [stream] });
+    // Only `codec` (and its RTX) for video: the echo must then carry exactly that.
+    const want = `video/${codec}`.toLowerCase();
+    const caps = RTCRtpReceiver.getCapabilities('video').codecs;
+    const prefs = caps.filter((c) => c.mimeType.toLowerCase() === want);
+    if (!prefs.length) throw new Error(`${codec} is not among the receive capabilities`);
+    const rtx = caps.filter((c) => c.mimeType.toLowerCase() === 'video/rtx');
+    vt.setCodecPreferences([...prefs, ...rtx]);
+    const dc = pc.createDataChannel('echo', { ordered: true });
+    Object.assign(media, { pc, dc, at, vt, failure: null, tracks: [] });
+    media.dcEcho = new Promise((resolve) => {
+      dc.onopen = () => dc.send('media ping');
+      dc.onmessage = (e) => resolve(e.data);
+    });
+    pc.ontrack = (e) => { media.tracks.push(e.track.kind); console.log(`track ${e.track.kind} mid ${e.transceiver.mid}`); };
+    media.connected = new Promise((resolve) => {
+      pc.onconnectionstatechange = () => {
+        console.log(`connection ${pc.connectionState}`);
+        if (pc.connectionState === 'connected') resolve(performance.now());
+        if (pc.connectionState === 'failed') media.failure = 'peer connection failed';
+      };
+    });
+    media.t0 = performance.now();
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    return pc.localDescription.sdp;
+  }
+  async function finishMedia(answer) {
+    await media.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  }
+  // The stats the report needs, by kind: inbound (the echo), outbound (what we send, with
+  // the feedback the echo sent about it), remote-inbound (RTT from the echo's reports).
+  async function mediaStats() {
+    const report = await media.pc.getStats();
+    const all = new Map();
+    report.forEach((s) => all.set(s.id, s));
+    const pick = (type, kind) => [...all.values()].find((s) => s.type === type && s.kind === kind);
+    const codecOf = (s) => (s && s.codecId && all.get(s.codecId)) || null;
+    const out = {};
+    for (const kind of ['audio', 'video']) {
+      const inb = pick('inbound-rtp', kind), outb = pick('outbound-rtp', kind);
+      const rin = pick('remote-inbound-rtp', kind);
+      const c = codecOf(inb);
+      out[kind] = {
+        codec: c ? `${c.mimeType.replace(/^.*\//, '')}${c.sdpFmtpLine ? ` ${c.sdpFmtpLine}` : ''}` : null,
+        payload_type: c ? c.payloadType : null,
+        packets_received: inb ? inb.packetsReceived : 0,
+        packets_lost: inb ? inb.packetsLost : 0,
+        jitter_ms: inb && inb.jitter !== undefined ? Math.round(inb.jitter * 10000) / 10 : null,
+        nack_sent: inb ? inb.nackCount || 0 : 0,
+        packets_sent: outb ? outb.packetsSent : 0,
+        nack_received: outb ? outb.nackCount || 0 : 0,
+        rtt_ms: rin && rin.roundTripTime !== undefined ? Math.round(rin.roundTripTime * 10000) / 10 : null,
+      };
+      if (kind === 'video') {
+        Object.assign(out.video, {
+          frames_decoded: inb ? inb.framesDecoded || 0 : 0,
+          key_frames_decoded: inb ? inb.keyFramesDecoded || 0 : 0,
+          frames_dropped: inb ? inb.framesDropped || 0 : 0,
+          frame_size: inb && inb.frameWidth ? `${inb.frameWidth}x${inb.frameHeight}` : null,
+          fps: inb && inb.framesPerSecond !== undefined ? inb.framesPerSecond : null,
+          decoder: inb ? inb.decoderImplementation || null : null,
+          pli_sent: inb ? inb.pliCount || 0 : 0,
+          fir_sent: inb ? inb.firCount || 0 : 0,
+          pli_received: outb ? outb.pliCount || 0 : 0,
+          frames_encoded: outb ? outb.framesEncoded || 0 : 0,
+          encoder: outb ? outb.encoderImplementation || null : null,
+          sent_codec: codecOf(outb) ? codecOf(outb).mimeType.replace(/^.*\//, '') : null,
+        });
+      } else {
+        Object.assign(out.audio, {
+          samples_received: inb ? inb.totalSamplesReceived || 0 : 0,
+          concealed_samples: inb ? inb.concealedSamples || 0 : 0,
+          audio_level: inb && inb.audioLevel !== undefined ? Math.round(inb.audioLevel * 1000) / 1000 : null,
+        });
+      }
+    }
+    return out;
+  }
+  async function dumpStats() {
+    const report = await media.pc.getStats();
+    const lines = [];
+    report.forEach((s) => { if (/rtp|codec|candidate-pair|transport/.test(s.type)) lines.push(JSON.stringify(s)); });
+    return lines.join('\n');
+  }
+  // Waits for the connection, then until the echoed video decodes and the echoed audio
+  // arrives (within waitMs), then `settleMs` more so the counters say something.
+  async function runMedia(waitMs, settleMs, minFrames) {
+    const tConn = await within(Promise.race([media.connected, new Promise((_, rej) => {
+      const t = setInterval(() => { if (media.failure) { clearInterval(t); rej(new Error(media.failure)); } }, 100);
+    })]), MEDIA_CONNECT_TIMEOUT, 'connection');
+    const connectMs = tConn - media.t0;
+    const tUp = performance.now();
+    let s = await mediaStats(), firstMs = null;
+    while (performance.now() - tUp < waitMs) {
+      s = await mediaStats();
+      if (s.video.frames_decoded > 0 && s.audio.packets_received > 0 && firstMs === null) firstMs = performance.now() - tUp;
+      if (firstMs !== null && s.video.frames_decoded >= minFrames && performance.now() - tUp >= firstMs + settleMs) break;
+      await sleep(250);
+    }
+    const dcEcho = await within(media.dcEcho, 1000, 'data channel echo').catch(() => null);
+    const dump = await dumpStats();
+    media.pc.close();
+    return { connectMs, firstMs, stats: s, dcEcho, tracks: media.tracks, dump };
+  }
+
   // ---- answer side: echo sessions
   const sessions = new Map();
   let nextId = 1;
@@ -273,7 +397,10 @@ function pageLib() {
     return { id, sdp: pc.localDescription.sdp };
   }
 
-  window.peer = { startOffer, finishOffer, runWorkload, answerOffer, closeSession };
+  window.peer = {
+    startOffer, finishOffer, runWorkload, answerOffer, closeSession,
+    videoCapabilities, startMedia, finishMedia, runMedia,
+  };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -363,6 +490,89 @@ async function runOffer(url) {
   }
 }
 
+// Media: audio and video to an echo at <url>, the echo decoded. Prints one JSON line.
+const MEDIA_WAIT_MS = 10_000;   // from connected until the echo must have decoded
+const MEDIA_SETTLE_MS = 3_000;  // then this long more, for the counters
+const MEDIA_MIN_FRAMES = 30;    // echoed video frames decoded, at least (1 s at 30 fps)
+async function runMedia(url, codec) {
+  let browser = null;
+  const finish = async (result) => {
+    process.stdout.write(jsonLine({ peer: PEER, role: 'media', codec, ...result }) + '\n');
+    if (browser) await browser.cleanup();
+    process.exit(result.ok ? 0 : 1);
+  };
+  const deadline = setTimeout(() => finish({ ok: false, error: `run exceeded ${RUN_TIMEOUT_MS / 1000} s` }), RUN_TIMEOUT_MS);
+  try {
+    browser = await launch();
+    log(`chromium ${browser.version}`);
+    const { page } = browser;
+    const caps = await page.evaluate(() => window.peer.videoCapabilities());
+    log(`video send codecs ${caps.send.join(' ')}; receive ${caps.recv.join(' ')}`);
+    const mime = `video/${codec}`.toLowerCase();
+    const canSend = caps.send.some((m) => m.toLowerCase() === mime);
+    const canRecv = caps.recv.some((m) => m.toLowerCase() === mime);
+    if (!canSend || !canRecv) {
+      clearTimeout(deadline);
+      const why = `this Chromium (${browser.version}) cannot ${canSend ? '' : 'encode'}${!canSend && !canRecv ? ' or ' : ''}${canRecv ? '' : 'decode'} ${codec}: RTCRtp${canSend ? 'Receiver' : 'Sender'}.getCapabilities('video') lists ${(canSend ? caps.recv : caps.send).join(' ') || 'nothing'}`;
+      log(`SKIPPED: ${why}`);
+      return await finish({ ok: true, skipped: why });
+    }
+    const offer = await page.evaluate((c) => window.peer.startMedia(c), codec);
+    if (DEBUG) log(`offer:\n${offer.trimEnd()}`);
+    const answer = await whipPost(url, offer);
+    if (DEBUG) log(`answer:\n${answer.trimEnd()}`);
+    await page.evaluate((a) => window.peer.finishMedia(a), answer);
+    const r = await page.evaluate(([w, st, mf]) => window.peer.runMedia(w, st, mf), [MEDIA_WAIT_MS, MEDIA_SETTLE_MS, MEDIA_MIN_FRAMES]);
+    clearTimeout(deadline);
+    if (DEBUG) log(`getStats at the end:\n${r.dump}`);
+    const { audio: a, video: v } = r.stats;
+    const problems = [];
+    if (!(v.frames_decoded >= MEDIA_MIN_FRAMES)) problems.push(`echoed video: ${v.frames_decoded} frames decoded (want >= ${MEDIA_MIN_FRAMES}), ${v.packets_received} packets received`);
+    if (!(a.packets_received > 0)) problems.push(`echoed audio: ${a.packets_received} packets received`);
+    if (!(a.samples_received > 0)) problems.push(`echoed audio: ${a.samples_received} samples received`);
+    if (!v.codec || v.codec.split(' ')[0].toLowerCase() !== codec.toLowerCase()) problems.push(`echoed video codec ${v.codec}, want ${codec}`);
+    if (r.dcEcho !== 'media ping') problems.push(`data channel echo: ${JSON.stringify(r.dcEcho)}`);
+    const concealed = a.samples_received ? Math.round((a.concealed_samples / a.samples_received) * 1000) / 1000 : null;
+    const result = {
+      connect_ms: Math.round(r.connectMs),
+      first_decode_ms: r.firstMs === null ? null : Math.round(r.firstMs),
+      video_codec: v.codec,
+      video_frames_decoded: v.frames_decoded,
+      video_key_frames_decoded: v.key_frames_decoded,
+      video_frame_size: v.frame_size,
+      video_fps: v.fps,
+      video_packets_received: v.packets_received,
+      video_packets_lost: v.packets_lost,
+      video_jitter_ms: v.jitter_ms,
+      video_nack_sent: v.nack_sent,
+      video_pli_sent: v.pli_sent,
+      video_frames_encoded: v.frames_encoded,
+      video_nack_received: v.nack_received,
+      video_pli_received: v.pli_received,
+      video_rtt_ms: v.rtt_ms,
+      audio_codec: a.codec,
+      audio_packets_received: a.packets_received,
+      audio_packets_lost: a.packets_lost,
+      audio_jitter_ms: a.jitter_ms,
+      audio_samples_received: a.samples_received,
+      audio_concealed_ratio: concealed,
+      audio_rtt_ms: a.rtt_ms,
+      decoder: v.decoder,
+      encoder: v.encoder,
+      ok: problems.length === 0,
+    };
+    if (problems.length) {
+      result.error = problems.join('; ');
+      log(`getStats at the end:\n${r.dump}`);
+    }
+    await finish(result);
+  } catch (e) {
+    clearTimeout(deadline);
+    const msg = String((e && e.message) || e).split('\n')[0].replace(/^page\.evaluate: (Error: )?/, '');
+    await finish({ ok: false, error: msg });
+  }
+}
+
 async function runAnswer(listen) {
   const i = listen.lastIndexOf(':');
   if (i < 0) throw new Error(`--listen wants HOST:PORT, got ${listen}`);
@@ -414,6 +624,8 @@ async function runAnswer(listen) {
 const [mode, ...rest] = process.argv.slice(2);
 if (mode === 'offer' && rest.length === 1) {
   await runOffer(rest[0]);
+} else if (mode === 'media' && (rest.length === 1 || (rest.length === 3 && rest[1] === '--codec'))) {
+  await runMedia(rest[0], rest.length === 3 ? rest[2] : 'VP8');
 } else if (mode === 'answer' && rest[0] === '--listen' && rest.length === 2) {
   try {
     await runAnswer(rest[1]);
@@ -422,6 +634,6 @@ if (mode === 'offer' && rest.length === 1) {
     process.exit(1);
   }
 } else {
-  process.stderr.write('usage: chromium_peer.mjs offer <whip-url> | answer --listen 127.0.0.1:PORT\n');
+  process.stderr.write('usage: chromium_peer.mjs offer <whip-url> | media <whip-url> [--codec VP8|H264] | answer --listen 127.0.0.1:PORT\n');
   process.exit(2);
 }

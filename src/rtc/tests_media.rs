@@ -1,0 +1,181 @@
+//! Unit tests of incoming media routing: simulcast by rid, RTX by repaired rid, and
+//! SSRCs learned from the MID extension, on plain RTP fed past SRTP.
+
+use super::*;
+use crate::jsep::MediaKind;
+use crate::rtp::wire::RtpHeaderRepr;
+
+const CHROMIUM_AV: &str = include_str!("../../tests/fixtures/sdp/chromium-av-datachannel.sdp");
+
+/// Chromium's audio/video offer, its video made a two-layer simulcast by rid (as
+/// Chromium writes it: rids, `a=simulcast`, no SSRCs).
+fn simulcast_offer() -> String {
+    let mut out = String::new();
+    let mut in_video = false;
+    for line in CHROMIUM_AV.lines() {
+        if line.starts_with("m=") {
+            if in_video {
+                out.push_str("a=rid:h send\r\na=rid:l send\r\na=simulcast:send h;l\r\n");
+            }
+            in_video = line.starts_with("m=video");
+        }
+        if in_video && (line.starts_with("a=ssrc") || line.starts_with("a=ssrc-group")) {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn packet(ssrc: u32, pt: u8, seq: u16, exts: &[(u8, &[u8])], payload: &[u8]) -> Vec<u8> {
+    let repr = RtpHeaderRepr {
+        payload_type: pt,
+        sequence_number: seq,
+        timestamp: 90_000,
+        ssrc,
+        extensions: exts,
+        ..Default::default()
+    };
+    let mut buf = vec![0u8; 1500];
+    let n = repr.write(&mut buf, payload).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+fn rtp_events(rtc: &mut Rtc) -> Vec<RtpPacket> {
+    let mut out = Vec::new();
+    while let Some(e) = rtc.poll_event() {
+        if let RtcEvent::MediaRtp(p) = e {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn simulcast_layers_are_told_apart_by_rid_and_rtx_by_repaired_rid() {
+    let mut b = Rtc::new(
+        RtcConfig {
+            rng: RngSource::Seeded(5),
+            ..RtcConfig::default()
+        },
+        Instant::ZERO,
+    )
+    .unwrap();
+    let answer = b.accept_offer(Instant::ZERO, &simulcast_offer()).unwrap();
+    // The answer receives both layers.
+    assert!(
+        answer.contains("a=rid:h recv\r\na=rid:l recv\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("a=simulcast:recv h;l\r\n"), "{answer}");
+    let video = b
+        .media
+        .iter()
+        .find(|t| t.kind == MediaKind::Video)
+        .map(|t| t.id)
+        .unwrap();
+    let ids = b.transceiver(video).unwrap().ext_ids;
+    let (mid, rid, rrid) = (
+        ids.mid.unwrap(),
+        ids.rid.unwrap(),
+        ids.repaired_rid.unwrap(),
+    );
+    let now = Instant::from_millis(10);
+    // Layer h on SSRC 100, layer l on SSRC 200, each announced by its first packet.
+    for (ssrc, layer) in [(100u32, b"h"), (200, b"l")] {
+        let p = packet(ssrc, 96, 1, &[(mid, b"1"), (rid, layer)], b"first");
+        b.handle_rtp(now, &p);
+        // Later packets carry no header extension at all.
+        let p = packet(ssrc, 96, 2, &[], b"second");
+        b.handle_rtp(now, &p);
+    }
+    // Layer l loses seq 3; its RTX (SSRC 201, pt 97, repaired rid l) brings it.
+    b.handle_rtp(now, &packet(200, 96, 4, &[], b"fourth"));
+    let mut rtx_payload = 3u16.to_be_bytes().to_vec();
+    rtx_payload.extend_from_slice(b"third");
+    b.handle_rtp(
+        now,
+        &packet(201, 97, 1000, &[(mid, b"1"), (rrid, b"l")], &rtx_payload),
+    );
+    // A padding-only RTX probe is no packet.
+    b.handle_rtp(now, &packet(201, 97, 1001, &[], &[]));
+    let got = rtp_events(&mut b);
+    let summary: Vec<(u32, Option<&str>, u16, &[u8], bool)> = got
+        .iter()
+        .map(|p| {
+            (
+                p.ssrc,
+                p.rid.as_deref(),
+                p.sequence_number as u16,
+                p.payload(),
+                p.repaired,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (100, Some("h"), 1, &b"first"[..], false),
+            (100, Some("h"), 2, &b"second"[..], false),
+            (200, Some("l"), 1, &b"first"[..], false),
+            (200, Some("l"), 2, &b"second"[..], false),
+            (200, Some("l"), 4, &b"fourth"[..], false),
+            (200, Some("l"), 3, &b"third"[..], true),
+        ]
+    );
+    assert!(got.iter().all(|p| p.media == video && p.payload_type == 96));
+    // The RTX packet came back as the original: SSRC, payload type, sequence number.
+    let rtx = got.last().unwrap();
+    let h = crate::rtp::wire::RtpHeader::parse(&rtx.raw).unwrap();
+    assert_eq!((h.ssrc, h.payload_type, h.sequence_number), (200, 96, 3));
+    // A third rid is not one the offer announced: refused.
+    b.handle_rtp(now, &packet(300, 96, 1, &[(mid, b"1"), (rid, b"x")], b"?"));
+    assert!(rtp_events(&mut b).is_empty());
+    assert_eq!(b.stats().media_unrouted, 1);
+    let stats = b.media_stats(video).unwrap();
+    let mut layers: Vec<_> = stats.recv.iter().map(|(s, r, _)| (*s, r.clone())).collect();
+    layers.sort();
+    assert_eq!(
+        layers,
+        vec![(100, Some("h".into())), (200, Some("l".into()))]
+    );
+}
+
+#[test]
+fn an_ssrc_is_learned_from_the_mid_or_a_payload_type_only_one_m_line_has() {
+    let mut b = Rtc::new(
+        RtcConfig {
+            rng: RngSource::Seeded(6),
+            ..RtcConfig::default()
+        },
+        Instant::ZERO,
+    )
+    .unwrap();
+    // Chromium's offer without any a=ssrc: nothing announced.
+    let offer: String = CHROMIUM_AV
+        .lines()
+        .filter(|l| !l.starts_with("a=ssrc"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    b.accept_offer(Instant::ZERO, &offer).unwrap();
+    let audio = b.media.iter().find(|t| t.kind == MediaKind::Audio).unwrap();
+    let (audio_id, audio_mid) = (audio.id, audio.ext_ids.mid.unwrap());
+    let now = Instant::from_millis(10);
+    // By MID.
+    b.handle_rtp(now, &packet(7, 111, 1, &[(audio_mid, b"0")], b"a"));
+    // By payload type: 96 (VP8) is only on the video m-line.
+    b.handle_rtp(now, &packet(8, 96, 1, &[], b"v"));
+    // 0 (PCMU) also only audio.
+    b.handle_rtp(now, &packet(9, 0, 1, &[], b"p"));
+    let got = rtp_events(&mut b);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].media, audio_id);
+    assert_ne!(got[1].media, audio_id);
+    assert_eq!(got[2].media, audio_id);
+    // A payload type neither m-line has: unrouted.
+    b.handle_rtp(now, &packet(10, 55, 1, &[], b"?"));
+    assert!(rtp_events(&mut b).is_empty());
+    assert_eq!(b.stats().media_unrouted, 1);
+}
