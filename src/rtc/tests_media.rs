@@ -102,7 +102,8 @@ fn simulcast_layers_are_told_apart_by_rid_and_rtx_by_repaired_rid() {
     // A padding-only RTX probe is no packet.
     b.handle_rtp(now, &packet(201, 97, 1001, &[], &[]));
     let got = rtp_events(&mut b);
-    let summary: Vec<(u32, Option<&str>, u16, &[u8], bool)> = got
+    type Seen<'a> = (u32, Option<&'a str>, u16, &'a [u8], bool);
+    let summary: Vec<Seen<'_>> = got
         .iter()
         .map(|p| {
             (
