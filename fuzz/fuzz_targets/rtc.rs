@@ -3,7 +3,10 @@
 //! The first byte picks the mode:
 //! - even: the rest is SDP text handed to `accept_offer`, and (after our own offer) to
 //!   `accept_answer`; both must return, never panic;
-//! - odd: two peer connections are set up in memory until a data channel is open, then
+//! - 3 mod 4: a peer connection that accepted Chromium's audio/video offer takes the rest
+//!   as plain RTP/RTCP packets (length-prefixed), as if SRTP had let them through: media
+//!   routing, RTX, streams, NACK, reports and feedback under hostile packets;
+//! - 1 mod 4: two peer connections are set up in memory until a data channel is open, then
 //!   the rest is a script of operations: deliver the next real datagram, drop it, inject
 //!   fuzz bytes as a datagram (with a STUN, DTLS or RTP first byte, or raw) from the
 //!   peer's address or a stranger's, send on the channel, advance virtual time, close.
@@ -188,13 +191,33 @@ fn connected_mode(data: &[u8]) {
     }
 }
 
+const CHROMIUM_AV: &str = include_str!("../../tests/fixtures/sdp/chromium-av-datachannel.sdp");
+
+fn media_mode(data: &[u8]) {
+    let (ca, _) = certs();
+    let mut r = rtc(5, ca, "127.0.0.1:1000".parse().unwrap());
+    r.accept_offer(Instant::ZERO, CHROMIUM_AV).expect("Chromium's offer is accepted");
+    let mut now = Instant::from_millis(1);
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = usize::from(len).min(tail.len());
+        let (packet, tail) = tail.split_at(n);
+        rest = tail;
+        r.fuzz_plain_media(now, packet);
+        now = now + Duration::from_millis(u64::from(len % 16));
+        r.handle_timeout(now);
+        while r.poll_event().is_some() {}
+    }
+    let _ = r.stats();
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    if mode % 2 == 0 {
-        sdp_mode(rest);
-    } else {
-        connected_mode(rest);
+    match mode % 4 {
+        0 | 2 => sdp_mode(rest),
+        3 => media_mode(rest),
+        _ => connected_mode(rest),
     }
 });

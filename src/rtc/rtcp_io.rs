@@ -89,6 +89,19 @@ impl Rtc {
         self.media_timeout(now);
     }
 
+    /// Fuzzing only: a plain (already decrypted) RTP or RTCP packet, as if SRTP had let it
+    /// through, so fuzz targets reach routing, streams and RTCP handling.
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn fuzz_plain_media(&mut self, now: Instant, packet: &[u8]) {
+        if is_rtcp(packet) {
+            self.handle_rtcp(now, packet);
+        } else {
+            self.handle_rtp(now, packet);
+        }
+        self.media_timeout(now);
+    }
+
     /// Which stream an RTP packet belongs to: a known SSRC, else learned from the MID,
     /// RID and repaired-RID extensions (RFC 8843 §9.2, RFC 8852), else from a payload
     /// type only one receiving transceiver has.
