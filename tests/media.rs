@@ -48,6 +48,7 @@ struct Peer {
     added: Vec<(MediaId, MediaKind)>,
     connected: bool,
     frames: Vec<MediaFrame>,
+    ended: Vec<(MediaId, u32)>,
 }
 
 impl Peer {
@@ -70,6 +71,7 @@ impl Peer {
             added: Vec::new(),
             connected: false,
             frames: Vec::new(),
+            ended: Vec::new(),
         }
     }
 
@@ -103,6 +105,7 @@ impl Peer {
                     }
                 }
                 RtcEvent::MediaFrame(f) => self.frames.push(f),
+                RtcEvent::MediaStreamEnded { media, ssrc } => self.ended.push((media, ssrc)),
                 RtcEvent::KeyframeRequest { media, kind } => {
                     self.keyframe_requests.push((media, kind))
                 }
@@ -113,6 +116,12 @@ impl Peer {
 
     /// Sends what is due.
     fn send_media(&mut self, now: Instant) {
+        if self.rtc.state() == RtcState::Closed {
+            self.next_audio = None;
+            self.next_video = None;
+            self.connected = false;
+            return;
+        }
         if !self.connected {
             return;
         }
@@ -383,7 +392,12 @@ fn audio_and_video_both_ways_with_5_percent_loss() {
 
 #[test]
 fn a_keyframe_request_reaches_the_sender() {
-    let mut s = setup(11, lossy(0.0), Duration::from_secs(3));
+    // No jitter: the BYEs below must not be overtaken by the close.
+    let steady = LinkConfig {
+        latency: Duration::from_millis(20),
+        ..LinkConfig::default()
+    };
+    let mut s = setup(11, steady, Duration::from_secs(3));
     let (a, b) = (s.a, s.b);
     s.sim.run_until(Instant::from_secs(1));
     let video_b = s.sim.endpoint(b).video.unwrap();
@@ -422,6 +436,16 @@ fn a_keyframe_request_reaches_the_sender() {
             .stats()
             .keyframe_requests_sent,
         2
+    );
+    // A closes: B hears an RTCP BYE for each of A's sending streams, then the close.
+    s.sim.endpoint_mut(a).rtc.close();
+    s.sim.run_until(Instant::from_secs(3));
+    let pb = s.sim.endpoint(b);
+    let ended: Vec<MediaId> = pb.ended.iter().map(|(m, _)| *m).collect();
+    assert!(
+        ended.contains(&video_b) && ended.contains(&pb.audio.unwrap()),
+        "{:?}",
+        pb.ended
     );
 }
 

@@ -132,6 +132,10 @@ impl Rtc {
             .push(p.sequence_number as u16, p.timestamp, p.marker, p.payload())
             .is_err();
         while let Some(f) = d.pop() {
+            if self.events.len() >= self.config.media.max_queued {
+                self.stats.media_dropped += 1;
+                continue;
+            }
             self.events.push_back(RtcEvent::MediaFrame(MediaFrame {
                 media: p.media,
                 ssrc: p.ssrc,

@@ -39,8 +39,10 @@ pub struct MediaConfig {
     pub video_history: usize,
     /// Audio packets kept per outgoing stream. Default 0 (audio is not retransmitted).
     pub audio_history: usize,
-    /// Most SRTP/SRTCP datagrams waiting to be handed out by `poll_transmit`; writes
-    /// beyond are dropped and counted. Default 1024.
+    /// Most SRTP/SRTCP datagrams waiting to be handed out by `poll_transmit` (writes
+    /// beyond fail and are counted), and most media events waiting for `poll_event`
+    /// (packets beyond are dropped and counted in `RtcStats::media_dropped`). Default
+    /// 1024.
     pub max_queued: usize,
     /// Interval between regular RTCP reports (RFC 3550 §6.2; randomized ±50 %, §6.3.5).
     /// Default 1 s.

@@ -214,6 +214,13 @@ pub enum RtcEvent {
     MediaRtp(RtpPacket),
     /// A whole frame arrived (when [`MediaConfig::frames`] is set).
     MediaFrame(MediaFrame),
+    /// The peer ended one of its streams (RTCP BYE, RFC 3550 §6.6).
+    MediaStreamEnded {
+        /// The transceiver.
+        media: MediaId,
+        /// The SSRC that left.
+        ssrc: u32,
+    },
     /// The peer asks for a keyframe on one of our outgoing streams.
     KeyframeRequest {
         /// The transceiver.
@@ -615,6 +622,7 @@ impl Rtc {
             return;
         }
         let now = self.last_now;
+        self.media_goodbye();
         if let (Some(pair), Some(dtls)) = (self.ice.selected_pair(), self.dtls.as_mut()) {
             let to = |size| crate::net::Transmit {
                 proto: pair.proto,

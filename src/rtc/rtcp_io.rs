@@ -268,6 +268,9 @@ impl Rtc {
         };
         if self.config.media.frames {
             self.depacketize(&packet);
+        } else if self.events.len() >= self.config.media.max_queued {
+            // A host that does not take its events: drops, not memory.
+            self.stats.media_dropped += 1;
         } else {
             self.events.push_back(RtcEvent::MediaRtp(packet));
         }
@@ -319,7 +322,16 @@ impl Rtc {
                     }
                 }
                 RtcpPacket::TransportCc(fb) => self.twcc_tx.on_feedback(now, &fb),
-                RtcpPacket::Sdes(_) | RtcpPacket::Bye(_) | RtcpPacket::Unknown { .. } => {}
+                RtcpPacket::Bye(b) => {
+                    for ssrc in b.ssrcs.iter() {
+                        if let Some(r) = self.routes.get(&ssrc).filter(|r| !r.rtx) {
+                            let media = r.media;
+                            self.events
+                                .push_back(RtcEvent::MediaStreamEnded { media, ssrc });
+                        }
+                    }
+                }
+                RtcpPacket::Sdes(_) | RtcpPacket::Unknown { .. } => {}
             }
         }
     }
@@ -533,6 +545,39 @@ impl Rtc {
             }
             for (n, b) in compounds {
                 let _ = self.queue_srtp(b.get(..n).unwrap_or_default(), true);
+            }
+        }
+    }
+
+    /// At close: an RTCP BYE for each of our sending SSRCs (RFC 3550 §6.6), written
+    /// straight to the final datagrams.
+    pub(super) fn media_goodbye(&mut self) {
+        let Some(pair) = self.ice.selected_pair() else {
+            return;
+        };
+        let Some((tx, _)) = self.srtp.as_mut() else {
+            return;
+        };
+        for t in self.media.iter().filter(|t| t.send.is_some()) {
+            let mut buf = vec![0u8; RTCP_BUF];
+            let mut n = wire::write_receiver_report(&mut buf, t.ssrc, &[]).unwrap_or(0);
+            let ssrcs = [t.ssrc, t.rtx_ssrc];
+            let rtx = usize::from(t.send.as_ref().is_some_and(|s| s.rtx_ssrc().is_some()));
+            n += wire::write_bye(
+                buf.get_mut(n..).unwrap_or_default(),
+                ssrcs.get(..1 + rtx).unwrap_or_default(),
+                None,
+            )
+            .unwrap_or(0);
+            if let Ok(size) = tx.protect_rtcp(&mut buf, n) {
+                buf.truncate(size);
+                let t = crate::net::Transmit {
+                    proto: pair.proto,
+                    source: pair.local,
+                    destination: pair.remote,
+                    size,
+                };
+                self.final_out.push_back((t, buf));
             }
         }
     }
