@@ -1,7 +1,7 @@
 //! A WHIP-style echo server: data channel messages and audio/video come back.
 //!
 //! ```text
-//! cargo run --example echo -- [--http 127.0.0.1:8080] [--udp 127.0.0.1:0]
+//! cargo run --example echo -- [--http 127.0.0.1:8080] [--udp 127.0.0.1:0] [--frames]
 //! ```
 //!
 //! - `POST /whip` with `Content-Type: application/sdp` takes an SDP offer and answers
@@ -11,7 +11,9 @@
 //!   came.
 //! - Every audio and video m-line is answered sendrecv (or sendonly to a recvonly offer)
 //!   and the first stream received on it is forwarded back at the RTP level, as an SFU
-//!   would; the peer's keyframe requests are passed on to the peer as the source.
+//!   would; the peer's keyframe requests are passed on to the peer as the source. With
+//!   `--frames`, media is instead received as whole frames (depacketized) and sent back
+//!   with `write_frame` (packetized again, with our own sequence numbers).
 //! - `GET /` serves a page that connects from a browser and shows the echo.
 //!
 //! One blocking loop owns the UDP socket and every connection (any number at once); the
@@ -70,7 +72,16 @@ fn main() -> std::io::Result<()> {
     let (tx, rx) = mpsc::channel::<Offer>();
     std::thread::spawn(move || serve_http(server, tx));
 
-    let config = RtcConfig::default();
+    // Forwarded RTP keeps the sender's packet size plus our own header and SRTP tag, and
+    // `write_rtp` refuses packets above the datagram size: Chromium sends video packets
+    // of up to 1,200 bytes before SRTP, aiortc up to 1,300. 1,400 leaves room for both
+    // (and still fits a 1,500-byte path MTU with IPv6 and UDP headers).
+    let mut config = RtcConfig {
+        datagram_size: 1400,
+        ..RtcConfig::default()
+    };
+    let frames = args.iter().any(|a| a == "--frames");
+    config.media.frames = frames;
     let mut opened = 0u64;
     // Echoes waiting for send buffer room, per connection and channel. A peer that sends
     // faster than it reads its echoes fills this; the peer's own buffered amount keeps it
@@ -85,7 +96,14 @@ fn main() -> std::io::Result<()> {
             last_dump = std::time::Instant::now();
             for i in 0..64 {
                 if let Some(r) = host.rtc(i) {
-                    eprintln!("[{i}] {:?}", r.stats().sctp);
+                    let st = r.stats();
+                    eprintln!(
+                        "[{i}] {:?}\n[{i}] media dropped {} unrouted {}, datagrams in {:?}",
+                        st.sctp, st.media_dropped, st.media_unrouted, st.datagrams_in
+                    );
+                    for id in r.media_ids() {
+                        eprintln!("[{i}] {id:?} {:?}", r.media_stats(id));
+                    }
                 }
             }
         }
@@ -144,8 +162,31 @@ fn main() -> std::io::Result<()> {
                     if let Err(e) = m.write_rtp(now, w)
                         && debug
                     {
-                        eprintln!("[{i}] forward: {e}");
+                        eprintln!(
+                            "[{i}] forward of {:?} seq {} ({} bytes, payload {}): {e}",
+                            p.codec,
+                            p.sequence_number,
+                            p.raw.len(),
+                            p.payload().len()
+                        );
                     }
+                }
+            }
+            RtcEvent::MediaFrame(f) => {
+                // Frame mode: the first incoming stream of each m-line, packetized again.
+                let first = forwarded.entry((i, f.media)).or_insert(f.ssrc);
+                if *first == f.ssrc
+                    && let Some(mut m) = rtc.media(f.media)
+                    && let Err(e) = m.write_frame(now, f.payload_type, f.timestamp, &f.data)
+                    && debug
+                {
+                    eprintln!(
+                        "[{i}] forward of {:?} frame ts {} ({} bytes, keyframe {}): {e}",
+                        f.codec,
+                        f.timestamp,
+                        f.data.len(),
+                        f.keyframe
+                    );
                 }
             }
             RtcEvent::KeyframeRequest { media, kind } => {
@@ -157,6 +198,12 @@ fn main() -> std::io::Result<()> {
             }
             RtcEvent::StateChange(s) => println!("[{i}] {s:?}"),
             RtcEvent::Closed { reason } => {
+                if debug {
+                    for id in rtc.media_ids() {
+                        let kind = rtc.media(id).map(|m| m.kind());
+                        eprintln!("[{i}] at close: {kind:?} {:?}", rtc.media_stats(id));
+                    }
+                }
                 pending.retain(|(c, _), _| *c != i);
                 forwarded.retain(|(c, _), _| *c != i);
                 println!("[{i}] closed: {reason:?}");

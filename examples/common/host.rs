@@ -24,6 +24,17 @@ pub struct Host {
     by_ufrag: HashMap<String, usize>,
     by_addr: HashMap<SocketAddr, usize>,
     buf: Vec<u8>,
+    /// Test knob, `SANSRTC_DROP_RTP=N`: drop every Nth RTP datagram, in and out (RTCP
+    /// and everything else pass), so that NACK and RTX have work on a lossless loopback.
+    drop_rtp: Option<u64>,
+    rtp_in: u64,
+    rtp_out: u64,
+}
+
+/// An SRTP (not SRTCP) datagram: RFC 7983 first byte 128..=191, and RFC 5761 §4: an
+/// RTCP packet type (192..=223 in the second byte) is not RTP.
+fn is_rtp(d: &[u8]) -> bool {
+    matches!(d, [128..=191, b, ..] if !(192..=223).contains(b))
 }
 
 impl Host {
@@ -39,6 +50,12 @@ impl Host {
             by_ufrag: HashMap::new(),
             by_addr: HashMap::new(),
             buf: vec![0u8; 65536],
+            drop_rtp: std::env::var("SANSRTC_DROP_RTP")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 1),
+            rtp_in: 0,
+            rtp_out: 0,
         })
     }
 
@@ -86,6 +103,14 @@ impl Host {
                 while let Some(t) = rtc.poll_transmit(now, &mut self.buf) {
                     moved = true;
                     if let Some(d) = self.buf.get(..t.size) {
+                        if let Some(n) = self.drop_rtp
+                            && is_rtp(d)
+                        {
+                            self.rtp_out += 1;
+                            if self.rtp_out.is_multiple_of(n) {
+                                continue;
+                            }
+                        }
                         // A full socket buffer drops the datagram, as the network may.
                         let _ = self.socket.send_to(d, t.destination);
                     }
@@ -172,6 +197,14 @@ impl Host {
         let Some(data) = self.buf.get(..n) else {
             return;
         };
+        if let Some(every) = self.drop_rtp
+            && is_rtp(data)
+        {
+            self.rtp_in += 1;
+            if self.rtp_in.is_multiple_of(every) {
+                return;
+            }
+        }
         if std::env::var_os("SANSRTC_DUMP").is_some() {
             let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
             eprintln!("in {from} {n}: {hex}");

@@ -3,6 +3,8 @@
 
 Usage (with the venv made by setup.sh, /work/main/.interop/venv/bin/python):
     aiortc_peer.py offer <whip-url>                    drive the workload, print one JSON line
+    aiortc_peer.py media <whip-url> [--codec VP8|H264] audio + video to a media echo; decodes
+                                                       and counts the echo, one JSON line
     aiortc_peer.py answer --listen 127.0.0.1:PORT      echo server; PORT 0 picks a free port;
                                                        prints "LISTENING <port>" when ready
 
@@ -43,23 +45,48 @@ message back on the same channel with the same type, string stays string, binary
       "bulk_mb_per_s": X, "ok": true}
   exit 0; on any failure {"peer": "aiortc", "role": "offer", "ok": false, "error": "..."}
   and exit 1. Every wait has a timeout; the whole run is bounded by 120 s.
+
+Media mode (against an echo that sends every audio/video stream back, e.g. sansrtc's
+`echo` example): a 440 Hz tone (48 kHz mono, 20 ms frames) and a 320x240 30 fps moving test
+pattern (diagonal luma stripes shifted each frame, drifting chroma) as sendrecv tracks, video
+restricted to --codec (and RTX), plus data channel "echo" (one ping must come back). From
+connected (20 s at most) it receives for 6 s: the echoed tracks are read (aiortc decodes
+what is read) and their frames counted. ok needs >= 30 echoed video frames of 320x240 and
+>= 50 audio frames decoded, and the ping. Output, one line:
+  {"peer": "aiortc", "role": "media", "codec": "VP8", "negotiated": {...}, "srtp_profile": ..,
+   "video_frames_sent": N, "video_frames_decoded": N, "video_packets_lost": N, "video_rtt_ms": X,
+   "audio_frames_sent": N, "audio_frames_decoded": N, ..., "ok": true}
+
+Answer mode also takes audio/video m-lines (received only): it decodes and counts them and,
+when the session ends, prints "RESULT {json}" on stdout (frames decoded, frame size, packets,
+losses, SRTP profile); the reply to a DELETE carries the same JSON.
 """
 
 import argparse
 import asyncio
+import fractions
 import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import signal
 import socket
 import sys
+import time
 
 import aioice.ice
 import aiohttp
+import av
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 
 def _loopback_only(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
@@ -299,6 +326,274 @@ def run_offer(url: str) -> int:
     return 0 if result.get("ok") else 1
 
 
+
+# ---------------------------------------------------------------------------------------
+# media: synthetic audio and video to an echo; the echo is decoded and counted
+
+MEDIA_CONNECT_TIMEOUT = 20.0
+MEDIA_SECONDS = 6.0  # from connected: how long the echo is received
+MEDIA_MIN_VIDEO = 30  # echoed video frames decoded, at least (of ~180 sent)
+MEDIA_MIN_AUDIO = 50  # echoed audio frames decoded, at least (of ~300 sent)
+VIDEO_W, VIDEO_H = 320, 240
+# The luma of the test pattern: diagonal stripes, each frame a slice further along.
+PATTERN = bytes(((x * 3 + (x // VIDEO_W) * 5) & 0xFF) for x in range(VIDEO_W * VIDEO_H + 4 * VIDEO_W))
+
+
+def pattern_frame(i: int) -> av.VideoFrame:
+    """Frame i of a moving test pattern (so that no two VP8 frames are alike)."""
+    f = av.VideoFrame(VIDEO_W, VIDEO_H, "yuv420p")
+    y, u, v = f.planes
+    off = (i * 7) % (4 * VIDEO_W)
+    y.update(PATTERN[off : off + y.buffer_size])
+    u.update(bytes([(i * 3) & 0xFF]) * u.buffer_size)
+    v.update(bytes([(255 - i * 2) & 0xFF]) * v.buffer_size)
+    return f
+
+
+class PatternVideoTrack(VideoStreamTrack):
+    """30 fps of the moving test pattern."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        f = pattern_frame(self.frames)
+        self.frames += 1
+        f.pts, f.time_base = pts, time_base
+        return f
+
+
+class ToneAudioTrack(AudioStreamTrack):
+    """A 440 Hz tone, 20 ms frames at 48 kHz, mono s16."""
+
+    RATE = 48000
+    SAMPLES = 960
+    # one period of 440 Hz does not fit 960 samples evenly: a 4800-sample tape (44 periods)
+    TAPE = b"".join(
+        int(8000 * math.sin(2 * math.pi * 440 * k / 48000)).to_bytes(
+            2, "little", signed=True
+        )
+        for k in range(4800)
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if hasattr(self, "_timestamp"):
+            self._timestamp += self.SAMPLES
+            await asyncio.sleep(self._start + self._timestamp / self.RATE - time.time())
+        else:
+            self._start = time.time()
+            self._timestamp = 0
+        f = av.AudioFrame(format="s16", layout="mono", samples=self.SAMPLES)
+        off = (self.frames * self.SAMPLES * 2) % len(self.TAPE)
+        chunk = (self.TAPE + self.TAPE)[off : off + self.SAMPLES * 2]
+        f.planes[0].update(chunk)
+        f.pts = self._timestamp
+        f.sample_rate = self.RATE
+        f.time_base = fractions.Fraction(1, self.RATE)
+        self.frames += 1
+        return f
+
+
+class TrackCounter:
+    """Consumes a received track (aiortc decodes only what is read) and counts frames."""
+
+    def __init__(self, track) -> None:
+        self.kind = track.kind
+        self.frames = 0
+        self.size = None
+        self.first = None
+        self.task = asyncio.get_running_loop().create_task(self._run(track))
+
+    async def _run(self, track) -> None:
+        try:
+            while True:
+                f = await track.recv()
+                self.frames += 1
+                if self.first is None:
+                    self.first = time.monotonic()
+                if self.kind == "video":
+                    self.size = f"{f.width}x{f.height}"
+                else:
+                    self.size = f"{f.sample_rate} Hz {f.layout.name}"
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+
+def srtp_profile_of(pc: RTCPeerConnection):
+    """The negotiated SRTP profile (aiortc keeps it only inside its OpenSSL object)."""
+    try:
+        for t in pc.getTransceivers():
+            ssl = t.receiver.transport._ssl
+            return ssl.get_selected_srtp_profile().decode()
+    except Exception:
+        return None
+    return None
+
+
+def negotiated_codecs(sdp: str) -> dict:
+    """The first codec of each audio/video m-line of an SDP: {"video": "VP8/90000", ...}."""
+    out: dict = {}
+    kind, first = None, None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            parts = line[2:].split()
+            kind, first = parts[0], (parts[3] if len(parts) > 3 and parts[1] != "0" else None)
+        elif kind in ("audio", "video") and first and line.startswith(f"a=rtpmap:{first} "):
+            out.setdefault(kind, line.split(" ", 1)[1])
+    return out
+
+
+async def rtp_stats(pc: RTCPeerConnection) -> dict:
+    """inbound-rtp and remote-inbound-rtp numbers by kind."""
+    out: dict = {}
+    report = await pc.getStats()
+    for st in report.values():
+        kind = getattr(st, "kind", None)
+        if st.type == "inbound-rtp":
+            d = out.setdefault(kind, {})
+            d["packets_received"] = st.packetsReceived
+            d["packets_lost"] = st.packetsLost
+            d["jitter"] = st.jitter
+        elif st.type == "remote-inbound-rtp":
+            d = out.setdefault(kind, {})
+            d["rtt_ms"] = round(st.roundTripTime * 1000, 1)
+            d["remote_packets_lost"] = st.packetsLost
+        elif st.type == "outbound-rtp":
+            d = out.setdefault(kind, {})
+            d["packets_sent"] = st.packetsSent
+    return out
+
+
+async def media_drive(url: str, codec: str) -> dict:
+    pc = RTCPeerConnection(rtc_config())
+    try:
+        return await media_drive_pc(pc, url, codec)
+    finally:
+        await pc.close()
+
+
+async def media_drive_pc(pc: RTCPeerConnection, url: str, codec: str) -> dict:
+    loop = asyncio.get_running_loop()
+    audio, video = ToneAudioTrack(), PatternVideoTrack()
+    pc.addTrack(audio)
+    vt = pc.addTransceiver(video, direction="sendrecv")
+    want = f"video/{codec}".lower()
+    caps = RTCRtpSender.getCapabilities("video").codecs
+    prefs = [c for c in caps if c.mimeType.lower() == want]
+    if not prefs:
+        raise Failure(f"aiortc cannot send {codec}")
+    vt.setCodecPreferences(prefs + [c for c in caps if c.mimeType.lower() == "video/rtx"])
+    dc = pc.createDataChannel("echo", ordered=True)
+    dc_echo: asyncio.Future = loop.create_future()
+    dc.on("open", lambda: dc.send("media ping"))
+    dc.on("message", lambda m: dc_echo.done() or dc_echo.set_result(m))
+    counters: dict[str, TrackCounter] = {}
+    connected = asyncio.Event()
+    failed: list[str] = []
+
+    @pc.on("track")
+    def _track(track):
+        log.info("track %s", track.kind)
+        counters[track.kind] = TrackCounter(track)
+
+    @pc.on("connectionstatechange")
+    def _state():
+        log.info("connection state %s", pc.connectionState)
+        if pc.connectionState == "connected":
+            connected.set()
+        if pc.connectionState == "failed":
+            failed.append("peer connection failed")
+            connected.set()
+
+    t0 = loop.time()
+    await pc.setLocalDescription(await pc.createOffer())
+    log_sdp("offer", pc.localDescription.sdp)
+    answer = await whip_post(url, pc.localDescription.sdp)
+    log_sdp("answer", answer)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    await wait_or_fail(connected.wait(), MEDIA_CONNECT_TIMEOUT, "connection")
+    if failed:
+        raise Failure(failed[0])
+    connect_ms = (loop.time() - t0) * 1000.0
+    t_up = time.monotonic()
+    await asyncio.sleep(MEDIA_SECONDS)
+    stats = await rtp_stats(pc)
+    a, v = counters.get("audio"), counters.get("video")
+    try:
+        echo = await asyncio.wait_for(asyncio.shield(dc_echo), 1.0)
+    except asyncio.TimeoutError:
+        echo = None
+    for c in counters.values():
+        c.stop()
+    result = {
+        "peer": PEER,
+        "role": "media",
+        "codec": codec,
+        "negotiated": negotiated_codecs(answer),
+        "srtp_profile": srtp_profile_of(pc),
+        "connect_ms": round(connect_ms, 1),
+        "seconds": MEDIA_SECONDS,
+        "video_frames_sent": video.frames,
+        "video_frames_decoded": v.frames if v else 0,
+        "video_first_ms": round((v.first - t_up) * 1000) if v and v.first else None,
+        "video_frame_size": v.size if v else None,
+        "video_packets_received": stats.get("video", {}).get("packets_received"),
+        "video_packets_lost": stats.get("video", {}).get("packets_lost"),
+        "video_jitter": stats.get("video", {}).get("jitter"),
+        "video_rtt_ms": stats.get("video", {}).get("rtt_ms"),
+        "audio_frames_sent": audio.frames,
+        "audio_frames_decoded": a.frames if a else 0,
+        "audio_format": a.size if a else None,
+        "audio_packets_received": stats.get("audio", {}).get("packets_received"),
+        "audio_packets_lost": stats.get("audio", {}).get("packets_lost"),
+        "audio_rtt_ms": stats.get("audio", {}).get("rtt_ms"),
+    }
+    problems = []
+    if result["video_frames_decoded"] < MEDIA_MIN_VIDEO:
+        problems.append(
+            f"echoed video: {result['video_frames_decoded']} frames decoded, want >= {MEDIA_MIN_VIDEO}"
+        )
+    if result["audio_frames_decoded"] < MEDIA_MIN_AUDIO:
+        problems.append(
+            f"echoed audio: {result['audio_frames_decoded']} frames decoded, want >= {MEDIA_MIN_AUDIO}"
+        )
+    if v and v.size and v.size != f"{VIDEO_W}x{VIDEO_H}":
+        problems.append(f"echoed video is {v.size}, want {VIDEO_W}x{VIDEO_H}")
+    if echo != "media ping":
+        problems.append(f"data channel echo: {echo!r}")
+    result["ok"] = not problems
+    if problems:
+        result["error"] = "; ".join(problems)
+    return result
+
+
+def run_media(url: str, codec: str) -> int:
+    async def main():
+        return await asyncio.wait_for(media_drive(url, codec), RUN_TIMEOUT)
+
+    try:
+        result = asyncio.run(main())
+    except Failure as e:
+        result = {"peer": PEER, "role": "media", "codec": codec, "ok": False, "error": str(e)}
+    except asyncio.TimeoutError:
+        result = {"peer": PEER, "role": "media", "codec": codec, "ok": False, "error": f"run exceeded {RUN_TIMEOUT:.0f} s"}
+    except Exception as e:
+        result = {"peer": PEER, "role": "media", "codec": codec, "ok": False, "error": f"{type(e).__name__}: {e}"}
+    print(json.dumps(result), flush=True)
+    return 0 if result.get("ok") else 1
+
+
 # ---------------------------------------------------------------------------------------
 # answer: the WHIP echo server
 
@@ -309,21 +604,42 @@ IDLE_GRACE = 2.0  # close a session this long after its last channel closed
 class EchoServer:
     def __init__(self) -> None:
         self.sessions: dict[str, RTCPeerConnection] = {}
+        self.counters: dict[str, dict[str, TrackCounter]] = {}
         self.ids = itertools.count(1)
 
-    async def close_session(self, sid: str, why: str) -> None:
+    async def close_session(self, sid: str, why: str):
+        """Closes a session; for one that received media, prints and returns what it
+        decoded: "RESULT {json}" on stdout."""
         pc = self.sessions.pop(sid, None)
-        if pc is not None:
-            log.info("session %s: closing (%s)", sid, why)
-            await pc.close()
+        if pc is None:
+            return None
+        log.info("session %s: closing (%s)", sid, why)
+        counters = self.counters.pop(sid, {})
+        result = None
+        if counters:
+            stats = await rtp_stats(pc)
+            result = {"peer": PEER, "role": "answer", "session": sid, "closed": why,
+                      "srtp_profile": srtp_profile_of(pc)}
+            for kind, c in sorted(counters.items()):
+                c.stop()
+                result[f"{kind}_frames_decoded"] = c.frames
+                result[f"{kind}_format"] = c.size
+                for k, val in stats.get(kind, {}).items():
+                    if k != "packets_sent":  # (a recvonly transceiver's idle sender)
+                        result[f"{kind}_{k}"] = val
+            print("RESULT " + json.dumps(result), flush=True)
+        await pc.close()
+        return result
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "DELETE":
             sid = request.path.rstrip("/").rsplit("/", 1)[-1]
             if sid not in self.sessions:
                 return web.Response(status=404)
-            await self.close_session(sid, "DELETE")
-            return web.Response(status=200)
+            result = await self.close_session(sid, "DELETE")
+            if result is None:
+                return web.Response(status=200)
+            return web.json_response(result, status=200)
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "POST, DELETE"})
         if request.content_type != "application/sdp":
@@ -349,6 +665,12 @@ class EchoServer:
             log.info("session %s: connection %s", sid, pc.connectionState)
             if pc.connectionState in ("failed", "closed"):
                 spawn(self.close_session(sid, pc.connectionState))
+
+        @pc.on("track")
+        def _track(track):
+            # Received media is decoded (aiortc decodes what is read) and counted.
+            log.info("session %s: %s track", sid, track.kind)
+            self.counters.setdefault(sid, {})[track.kind] = TrackCounter(track)
 
         @pc.on("datachannel")
         def _channel(ch):
@@ -435,6 +757,9 @@ def main() -> int:
     sub = p.add_subparsers(dest="mode", required=True)
     o = sub.add_parser("offer", help="drive the workload against a WHIP echo server")
     o.add_argument("url")
+    m = sub.add_parser("media", help="send audio and video to a WHIP echo, decode the echo")
+    m.add_argument("url")
+    m.add_argument("--codec", default="VP8", choices=["VP8", "H264"])
     a = sub.add_parser("answer", help="serve WHIP offers and echo")
     a.add_argument("--listen", required=True, metavar="127.0.0.1:PORT")
     args = p.parse_args()
@@ -448,6 +773,8 @@ def main() -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.mode == "offer":
         return run_offer(args.url)
+    if args.mode == "media":
+        return run_media(args.url, args.codec)
     return run_answer(args.listen)
 
 

@@ -3,6 +3,9 @@
 //
 // Usage (after setup.sh):
 //   node chromium_peer.mjs offer <whip-url>                drive the workload, print one JSON line
+//   node chromium_peer.mjs media <whip-url> [--codec VP8|H264]
+//                                                          camera + microphone to a media echo;
+//                                                          checks the echo decodes, one JSON line
 //   node chromium_peer.mjs answer --listen 127.0.0.1:PORT  echo server; PORT 0 picks a free port;
 //                                                          prints "LISTENING <port>" when ready
 // Environment: SANSRTC_INTEROP_DIR (default <repo>/.interop, holds node/node_modules/playwright-core),
@@ -50,6 +53,26 @@
 //       "bulk_mb_per_s": X, "ok": true}
 //   exit 0; on any failure {"peer": "chromium", "role": "offer", "ok": false, "error": "..."}
 //   and exit 1. Every wait has a timeout; the whole run is bounded by 120 s.
+//
+// Media mode (against an echo that sends every audio/video stream back, e.g. sansrtc's
+// `echo` example): getUserMedia with the fake camera (640x480, 30 fps asked) and the fake
+// microphone; both tracks as sendrecv transceivers, video restricted to --codec (and RTX)
+// with setCodecPreferences, plus data channel "echo" (one ping must come back). Once
+// connected (20 s at most) it polls getStats until the echoed video decoded and the echoed
+// audio arrived (10 s at most), 3 s more for the counters, then closes. Received tracks are
+// played by media elements: Chromium decodes received audio only for a sink. ok needs >= 30
+// echoed video frames decoded in --codec, echoed audio packets and samples, and the ping.
+// If this Chromium cannot encode or decode --codec (RTCRtpSender/Receiver.getCapabilities)
+// it prints {"ok": true, "skipped": "<why>"} instead. Output, one line:
+//   {"peer": "chromium", "role": "media", "codec": "VP8", "connect_ms": N, "video_codec": ..,
+//    "video_frames_decoded": N, "video_frame_size": "640x480", "video_packets_lost": N,
+//    "video_nack_sent": N, "video_pli_sent": N, "video_rtt_ms": X, "audio_packets_received": N,
+//    "audio_samples_received": N, "audio_concealed_ratio": X, ..., "ok": true}
+// SANSRTC_PEER_DEBUG=1 also logs the final getStats (RTP, codec, transport, pair entries).
+//
+// Answer mode also takes audio/video m-lines (received only): it plays them out and, when the
+// session ends, prints "RESULT {json}" on stdout with its getStats numbers (frames decoded,
+// packets, losses, SRTP cipher); the reply to a DELETE carries the same JSON.
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +93,8 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection',
+  // media mode: the echoed audio is played out by an element, which needs no user gesture
+  '--autoplay-policy=no-user-gesture-required',
 ];
 const PAGE_URL = 'http://localhost/peer';
 
@@ -257,7 +282,17 @@ function pageLib() {
       dc.onopen = () => dc.send('media ping');
       dc.onmessage = (e) => resolve(e.data);
     });
-    pc.ontrack = (e) => { media.tracks.push(e.track.kind); console.log(`track ${e.track.kind} mid ${e.transceiver.mid}`); };
+    // Chromium decodes received audio only while something plays it out: a media element
+    // (video too, so that the path is the usual one; decoding happens without it).
+    pc.ontrack = (e) => {
+      media.tracks.push(e.track.kind);
+      console.log(`track ${e.track.kind} mid ${e.transceiver.mid}`);
+      const el = document.createElement(e.track.kind);
+      el.autoplay = true;
+      el.srcObject = new MediaStream([e.track]);
+      document.body.appendChild(el);
+      el.play().catch((err) => console.log(`play ${e.track.kind}: ${err}`));
+    };
     media.connected = new Promise((resolve) => {
       pc.onconnectionstatechange = () => {
         console.log(`connection ${pc.connectionState}`);
@@ -353,20 +388,71 @@ function pageLib() {
   const sessions = new Map();
   let nextId = 1;
   const SESSION_LIFETIME = 600_000, IDLE_GRACE = 2_000;
-  function closeSession(id, why) {
+  // Closes a session. One that received media first reports what it decoded (from
+  // getStats): to node, which prints "RESULT {json}", and as the value returned (the
+  // body of the DELETE reply). Returns null for an unknown session, {} without media.
+  async function closeSession(id, why) {
     const s = sessions.get(id);
-    if (!s) return false;
+    if (!s) return null;
     sessions.delete(id);
     clearTimeout(s.lifetime);
     console.log(`session ${id}: closing (${why})`);
+    let result = {};
+    if (s.kinds.size) {
+      result = { peer: 'chromium', role: 'answer', session: id, closed: why };
+      try {
+        const report = await s.pc.getStats();
+        const all = new Map();
+        report.forEach((x) => all.set(x.id, x));
+        for (const x of all.values()) {
+          if (x.type === 'transport' && x.srtpCipher) result.srtp_profile = x.srtpCipher;
+          if (x.type !== 'inbound-rtp') continue;
+          const k = x.kind, c = x.codecId && all.get(x.codecId);
+          result[`${k}_codec`] = c ? c.mimeType.replace(/^.*\//, '') : null;
+          result[`${k}_packets_received`] = x.packetsReceived;
+          result[`${k}_packets_lost`] = x.packetsLost;
+          result[`${k}_jitter_ms`] = Math.round((x.jitter || 0) * 10000) / 10;
+          result[`${k}_nack_sent`] = x.nackCount || 0;
+          if (k === 'video') {
+            Object.assign(result, {
+              video_frames_received: x.framesReceived || 0,
+              video_frames_decoded: x.framesDecoded || 0,
+              video_key_frames_decoded: x.keyFramesDecoded || 0,
+              video_frames_dropped: x.framesDropped || 0,
+              video_frame_size: x.frameWidth ? `${x.frameWidth}x${x.frameHeight}` : null,
+              video_pli_sent: x.pliCount || 0,
+              video_decoder: x.decoderImplementation || null,
+            });
+          } else {
+            result.audio_samples_received = x.totalSamplesReceived || 0;
+          }
+        }
+      } catch (err) {
+        result.error = String(err);
+      }
+      window.sansrtcResult(JSON.stringify(result));
+    }
     s.pc.close();
-    return true;
+    return result;
   }
   async function answerOffer(offer) {
     const id = String(nextId++);
     const pc = new RTCPeerConnection({ iceServers: [] });
     const channels = new Set();
-    sessions.set(id, { pc, lifetime: setTimeout(() => closeSession(id, 'lifetime'), SESSION_LIFETIME) });
+    const kinds = new Set();
+    sessions.set(id, { pc, kinds, lifetime: setTimeout(() => closeSession(id, 'lifetime'), SESSION_LIFETIME) });
+    // Received media is played out (Chromium decodes audio only for a sink) and, when the
+    // session ends, reported.
+    pc.ontrack = (e) => {
+      kinds.add(e.track.kind);
+      console.log(`session ${id}: ${e.track.kind} track`);
+      const el = document.createElement(e.track.kind);
+      el.autoplay = true;
+      el.muted = e.track.kind === 'video';
+      el.srcObject = new MediaStream([e.track]);
+      document.body.appendChild(el);
+      el.play().catch(() => {});
+    };
     pc.onconnectionstatechange = () => {
       console.log(`session ${id}: connection ${pc.connectionState}`);
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') closeSession(id, pc.connectionState);
@@ -581,12 +667,16 @@ async function runAnswer(listen) {
   const browser = await launch();
   log(`chromium ${browser.version}`);
   const { page } = browser;
+  // What a session that received media decoded, one line on stdout when it ends.
+  await page.exposeFunction('sansrtcResult', (json) => { process.stdout.write(`RESULT ${json}\n`); });
   const server = http.createServer((req, res) => {
     const reply = (status, body = '', headers = {}) => { res.writeHead(status, headers); res.end(body); };
     if (req.method === 'DELETE') {
       const id = req.url.replace(/\/+$/, '').split('/').pop();
       page.evaluate((sid) => window.peer.closeSession(sid, 'DELETE'), id)
-        .then((found) => reply(found ? 200 : 404), (e) => reply(500, String(e)));
+        .then((r) => (r === null ? reply(404)
+          : Object.keys(r).length ? reply(200, JSON.stringify(r), { 'Content-Type': 'application/json' }) : reply(200)),
+        (e) => reply(500, String(e)));
       return;
     }
     if (req.method !== 'POST') return reply(405, '', { Allow: 'POST, DELETE' });
