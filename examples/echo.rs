@@ -72,14 +72,10 @@ fn main() -> std::io::Result<()> {
     let (tx, rx) = mpsc::channel::<Offer>();
     std::thread::spawn(move || serve_http(server, tx));
 
-    // Forwarded RTP keeps the sender's packet size plus our own header and SRTP tag, and
-    // `write_rtp` refuses packets above the datagram size: Chromium sends video packets
-    // of up to 1,200 bytes before SRTP, aiortc up to 1,300. 1,400 leaves room for both
-    // (and still fits a 1,500-byte path MTU with IPv6 and UDP headers).
-    let mut config = RtcConfig {
-        datagram_size: 1400,
-        ..RtcConfig::default()
-    };
+    // Forwarded RTP keeps the sender's packet size (Chromium sends video packets of up to
+    // 1,200 bytes before SRTP, aiortc up to 1,300): `MediaConfig::max_rtp_size` (1,436 by
+    // default) takes both.
+    let mut config = RtcConfig::default();
     let frames = args.iter().any(|a| a == "--frames");
     config.media.frames = frames;
     let mut opened = 0u64;

@@ -16,7 +16,7 @@ use sansrtc::dtls::DtlsCertificate;
 use sansrtc::ice::Candidate;
 use sansrtc::jsep::{Direction, MediaKind};
 use sansrtc::rtc::{
-    KeyframeKind, MediaFrame, MediaId, Rtc, RtcConfig, RtcEvent, RtcState, RtpWrite,
+    KeyframeKind, MediaFrame, MediaId, Rtc, RtcConfig, RtcError, RtcEvent, RtcState, RtpWrite,
 };
 use sansrtc::sim::{Endpoint, LinkConfig, NodeId, Sim};
 use sansrtc::{Duration, Instant, Protocol, Receive, RngSource, Transmit};
@@ -471,6 +471,21 @@ fn a_recvonly_offer_gets_a_sendonly_answer_and_media_flows_one_way() {
         .unwrap()
         .write_rtp(Instant::ZERO, RtpWrite::new(VIDEO_PT, 0, true, b"x"));
     assert!(err.is_err(), "a receive-only transceiver cannot send");
+    // B's sending side: packets up to max_rtp_size (1436) pass the size check even with
+    // the default 1200-byte datagram size (an SFU forwards what it gets); larger ones do
+    // not. (Before DTLS is up, a write then stops for lack of keys.)
+    let vb = rb.media_ids()[0];
+    let mut m = rb.media(vb).unwrap();
+    let too_big = m.write_rtp(Instant::ZERO, RtpWrite::new(VIDEO_PT, 0, true, &[0; 1500]));
+    assert!(
+        matches!(too_big, Err(RtcError::Media(why)) if why.contains("max_rtp_size")),
+        "{too_big:?}"
+    );
+    let forwarded = m.write_rtp(Instant::ZERO, RtpWrite::new(VIDEO_PT, 0, true, &[0; 1300]));
+    assert!(
+        matches!(forwarded, Err(RtcError::Media(why)) if why.contains("SRTP keys")),
+        "{forwarded:?}"
+    );
 }
 
 /// The frame-level API: VP8 frames of random sizes (up to 60 kB, many packets) and Opus
@@ -568,5 +583,88 @@ fn frames_round_trip_over_a_lossy_link() {
             .find(|(ts, _, _)| ts / 3000 * 960 == f.timestamp)
             .unwrap();
         assert_eq!(&f.data, opus);
+    }
+}
+
+/// Audio/video negotiated, but the DTLS peers have no SRTP profile in common: both
+/// sides close with `NoSrtpProfile` instead of claiming a connection media cannot use.
+#[test]
+fn no_common_srtp_profile_fails_the_connection() {
+    use sansrtc::dtls::SrtpProfile;
+    use sansrtc::rtc::RtcCloseReason;
+    let (aa, ba): (SocketAddr, SocketAddr) = (
+        "192.0.2.1:5000".parse().unwrap(),
+        "192.0.2.2:6000".parse().unwrap(),
+    );
+    let with_profiles = |seed: u64, cert: usize, addr: SocketAddr, p: Vec<SrtpProfile>| {
+        let mut cfg = RtcConfig {
+            rng: RngSource::Seeded(seed),
+            certificate: Some(certs()[cert].clone()),
+            ..RtcConfig::default()
+        };
+        cfg.dtls.srtp_profiles = p;
+        let mut r = Rtc::new(cfg, Instant::ZERO).unwrap();
+        r.add_local_candidate(Candidate::host(addr, Protocol::Udp))
+            .unwrap();
+        r
+    };
+    let mut ra = with_profiles(41, 0, aa, vec![SrtpProfile::Aes128CmHmacSha1_80]);
+    let mut rb = with_profiles(42, 1, ba, vec![SrtpProfile::AeadAes128Gcm]);
+    ra.add_media(MediaKind::Audio, Direction::SendRecv).unwrap();
+    let offer = ra.create_offer(Instant::ZERO).unwrap();
+    let answer = rb.accept_offer(Instant::ZERO, &offer).unwrap();
+    ra.accept_answer(Instant::ZERO, &answer).unwrap();
+    let mut sim = Sim::new(43);
+    sim.set_default_link(lossy(0.0));
+    let a = sim.add_endpoint(aa.ip(), Recorder(ra, Vec::new()));
+    let b = sim.add_endpoint(ba.ip(), Recorder(rb, Vec::new()));
+    sim.run_until(Instant::from_secs(5));
+    // The side whose handshake completes first finds no profile and closes; the other
+    // may see that close first.
+    let no_srtp = RtcEvent::Closed {
+        reason: RtcCloseReason::NoSrtpProfile,
+    };
+    let remote = RtcEvent::Closed {
+        reason: RtcCloseReason::Remote,
+    };
+    let (ea, eb) = (&sim.endpoint(a).1, &sim.endpoint(b).1);
+    assert!(
+        ea.contains(&no_srtp) || eb.contains(&no_srtp),
+        "A {ea:?}\nB {eb:?}"
+    );
+    for (n, who) in [(a, "A"), (b, "B")] {
+        let events = &sim.endpoint(n).1;
+        assert!(
+            events.contains(&no_srtp) || events.contains(&remote),
+            "{who}: {events:?}"
+        );
+        assert!(
+            !events.contains(&RtcEvent::StateChange(RtcState::Connected)),
+            "{who} never says connected"
+        );
+    }
+}
+
+/// A peer connection that keeps every event.
+struct Recorder(Rtc, Vec<RtcEvent>);
+
+impl Endpoint for Recorder {
+    fn handle_receive(&mut self, now: Instant, rx: Receive<'_>) {
+        self.0.handle_receive(now, rx);
+        while let Some(e) = self.0.poll_event() {
+            self.1.push(e);
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.0.handle_timeout(now);
+        while let Some(e) = self.0.poll_event() {
+            self.1.push(e);
+        }
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.0.poll_transmit(now, buf)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.0.poll_timeout()
     }
 }

@@ -93,7 +93,9 @@ impl Rtc {
         }
     }
 
-    /// The next datagram, written into `buf` (at least `datagram_size` bytes).
+    /// The next datagram, written into `buf`: at least `datagram_size` bytes, and with
+    /// media, at least [`MediaConfig::max_rtp_size`] + 16 (forwarded RTP keeps its
+    /// sender's size). 2048 bytes always do with the defaults.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.last_now = now;
         let t = match self.final_out.pop_front() {
@@ -211,6 +213,13 @@ impl Rtc {
                         let role = n.role;
                         self.srtp_keys(km, role);
                         self.handle_early_srtp(now);
+                    } else if self.media.iter().any(|t| !t.codecs.is_empty()) {
+                        // Media without keys cannot flow: say so rather than connect.
+                        if let Some(d) = self.dtls.as_mut() {
+                            d.close();
+                        }
+                        self.finish(RtcCloseReason::NoSrtpProfile);
+                        return;
                     }
                     if matches!(
                         self.ice_state,

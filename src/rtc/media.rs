@@ -44,6 +44,11 @@ pub struct MediaConfig {
     /// (packets beyond are dropped and counted in `RtcStats::media_dropped`). Default
     /// 1024.
     pub max_queued: usize,
+    /// Largest RTP packet (before SRTP) `write_rtp` takes: an SFU forwards what senders
+    /// send, which may exceed what the stack itself builds (`RtcConfig::datagram_size`).
+    /// Default 1436: with the 16-byte SRTP tag, a 1500-byte path MTU over IPv6.
+    /// `poll_transmit` buffers must hold this plus 16 bytes.
+    pub max_rtp_size: usize,
     /// Interval between regular RTCP reports (RFC 3550 §6.2; randomized ±50 %, §6.3.5).
     /// Default 1 s.
     pub rtcp_interval: Duration,
@@ -66,6 +71,7 @@ impl Default for MediaConfig {
             video_history: 1024,
             audio_history: 0,
             max_queued: 1024,
+            max_rtp_size: 1436,
             rtcp_interval: Duration::from_secs(1),
             frames: false,
         }
@@ -499,7 +505,8 @@ impl Media<'_> {
 
     /// Sends one RTP packet (SRTP-protected, queued for `poll_transmit`). Fails before
     /// the connection's keys exist, when the direction does not send, with a payload
-    /// type that was not negotiated, or when the packet would exceed the datagram size.
+    /// type that was not negotiated, or when the packet would exceed
+    /// [`MediaConfig::max_rtp_size`].
     pub fn write_rtp(&mut self, now: Instant, packet: RtpWrite<'_>) -> Result<(), RtcError> {
         self.rtc.write_rtp(now, self.id, packet)
     }

@@ -160,6 +160,9 @@ pub enum RtcCloseReason {
     Dtls(DtlsError),
     /// The SCTP association failed.
     Sctp(SctpError),
+    /// Audio or video was negotiated but DTLS agreed no SRTP protection profile (RFC 5764
+    /// §4.1.1: the peers have none in common).
+    NoSrtpProfile,
 }
 
 /// Something the host should know.
@@ -603,7 +606,10 @@ impl Rtc {
         self.ice.close();
         let failed = matches!(
             reason,
-            RtcCloseReason::IceFailed | RtcCloseReason::Dtls(_) | RtcCloseReason::Sctp(_)
+            RtcCloseReason::IceFailed
+                | RtcCloseReason::Dtls(_)
+                | RtcCloseReason::Sctp(_)
+                | RtcCloseReason::NoSrtpProfile
         );
         self.set_state(if failed {
             RtcState::Failed

@@ -373,7 +373,12 @@ impl Rtc {
     /// Retransmissions the peer's NACKs asked for.
     fn flush_resends(&mut self, now: Instant) {
         let mut buf = std::mem::take(&mut self.media_scratch);
-        buf.resize(self.config.datagram_size.max(64), 0);
+        // Room for the largest packet written, plus the RTX original sequence number.
+        let room = self
+            .config
+            .datagram_size
+            .max(self.config.media.max_rtp_size + 2);
+        buf.resize(room, 0);
         for i in 0..self.media.len() {
             let ids = self.media.get(i).map(|t| t.ext_ids).unwrap_or_default();
             while let Some(n) = self

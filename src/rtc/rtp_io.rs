@@ -166,7 +166,11 @@ impl Rtc {
                 out.copy_from_slice(&d);
                 Some(n)
             }
-            None => None,
+            None => {
+                // The host's buffer is smaller than the contract asks.
+                self.stats.media_dropped += 1;
+                None
+            }
         };
         if self.pool.len() < 64 {
             self.pool.push(d);
@@ -183,11 +187,7 @@ impl Rtc {
         if self.closed {
             return Err(RtcError::Closed);
         }
-        let overhead = self
-            .srtp
-            .as_ref()
-            .map_or(16, |(tx, _)| tx.profile().rtp_overhead());
-        let max = self.config.datagram_size.saturating_sub(overhead);
+        let max = self.config.media.max_rtp_size;
         let mid = self.transceiver(id).and_then(|t| t.mid.clone());
         let Some(t) = self.media.iter_mut().find(|t| t.id == id) else {
             return Err(RtcError::Media("no such transceiver"));
@@ -238,7 +238,7 @@ impl Rtc {
         plain.resize(max.max(64), 0);
         let written = repr.write(&mut plain, p.payload);
         let result = match written {
-            None => Err(RtcError::Media("packet larger than the datagram size")),
+            None => Err(RtcError::Media("RTP packet larger than max_rtp_size")),
             Some(len) => {
                 let packet = plain.get(..len).unwrap_or_default();
                 if let Some(s) = t.send.as_mut() {

@@ -37,8 +37,10 @@
 //!         rx.on_packet(now, seq, 0, 5);
 //!     }
 //! }
+//! // A gap is NACKed once it has outlived the reorder delay (10 ms by default).
+//! let later = now + sansrtc::Duration::from_millis(20);
 //! let mut lost = Vec::new();
-//! rx.poll_nack(now, &mut lost);
+//! rx.poll_nack(later, &mut lost);
 //! assert_eq!(lost, [1]);
 //! tx.on_nack(now, lost.iter().copied());
 //! let n = tx.poll_resend(now, &mut pkt).unwrap();
