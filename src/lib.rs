@@ -106,6 +106,7 @@
     )
 )]
 
+mod buf;
 pub mod datachannel;
 pub mod dtls;
 pub mod ice;

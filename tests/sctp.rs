@@ -719,3 +719,44 @@ fn debug_30() {
         );
     }
 }
+
+/// Buffers are reused while traffic flows and handed back once the association idles:
+/// the sender's pool fills with the buffers of acknowledged messages, the receiver's
+/// with those the host recycles, each within `buffer_pool`, and both are empty after
+/// a heartbeat interval of silence.
+#[test]
+fn spare_buffers_are_bounded_and_freed_when_idle() {
+    let cfg = SctpConfig {
+        buffer_pool: 64 * 1024,
+        heartbeat_interval: sansrtc::Duration::from_secs(5),
+        ..SctpConfig::default()
+    };
+    let (mut sim, a, b) = pair(40, lossy(0.0), cfg);
+    let n = 64u32;
+    for i in 0..n {
+        sim.endpoint_mut(a)
+            .outbox
+            .push_back((1, SendOptions::default(), message(i)));
+    }
+    assert!(
+        sim.run_until_pred(Instant::from_secs(60), |s| s.endpoint(b).got.len()
+            == n as usize)
+    );
+    let got: Vec<_> = sim.endpoint_mut(b).got.drain(..).collect();
+    for (_, _, d) in got {
+        sim.endpoint_mut(b).assoc.recycle(d);
+    }
+    let settle = sim.now() + sansrtc::Duration::from_millis(500);
+    sim.run_until(settle);
+    let (pa, pb) = (
+        sim.endpoint(a).assoc.pooled_bytes(),
+        sim.endpoint(b).assoc.pooled_bytes(),
+    );
+    assert!(pa > 0 && pa <= 64 * 1024, "sender pool {pa}");
+    assert!(pb > 0 && pb <= 64 * 1024, "receiver pool {pb}");
+    let idle = sim.now() + sansrtc::Duration::from_secs(8);
+    sim.run_until(idle);
+    assert_eq!(sim.endpoint(a).assoc.pooled_bytes(), 0);
+    assert_eq!(sim.endpoint(b).assoc.pooled_bytes(), 0);
+    assert!(sim.endpoint(a).closed().is_none());
+}

@@ -50,19 +50,25 @@ pub enum CodecKind {
 impl CodecKind {
     /// The kind of a described codec, if sansrtc knows it.
     pub fn of(c: &Codec) -> Option<CodecKind> {
-        let k = match c.name.to_ascii_lowercase().as_str() {
-            "opus" if c.clock_rate == 48000 => CodecKind::Opus,
-            "pcmu" if c.clock_rate == 8000 => CodecKind::Pcmu,
-            "pcma" if c.clock_rate == 8000 => CodecKind::Pcma,
-            "g722" if c.clock_rate == 8000 => CodecKind::G722,
-            "vp8" if c.clock_rate == 90000 => CodecKind::Vp8,
-            "vp9" if c.clock_rate == 90000 => CodecKind::Vp9,
-            "h264" if c.clock_rate == 90000 => CodecKind::H264,
-            "av1" if c.clock_rate == 90000 => CodecKind::Av1,
-            "rtx" => CodecKind::Rtx,
-            _ => return None,
-        };
-        Some(k)
+        // Names compare case-insensitively (RFC 4855 §3), without allocating: this runs
+        // per received packet.
+        const KINDS: [(&str, Option<u32>, CodecKind); 9] = [
+            ("opus", Some(48000), CodecKind::Opus),
+            ("PCMU", Some(8000), CodecKind::Pcmu),
+            ("PCMA", Some(8000), CodecKind::Pcma),
+            ("G722", Some(8000), CodecKind::G722),
+            ("VP8", Some(90000), CodecKind::Vp8),
+            ("VP9", Some(90000), CodecKind::Vp9),
+            ("H264", Some(90000), CodecKind::H264),
+            ("AV1", Some(90000), CodecKind::Av1),
+            ("rtx", None, CodecKind::Rtx),
+        ];
+        KINDS
+            .iter()
+            .find(|(name, rate, _)| {
+                c.name.eq_ignore_ascii_case(name) && rate.is_none_or(|r| r == c.clock_rate)
+            })
+            .map(|k| k.2)
     }
 
     /// Whether this is a video codec.

@@ -264,6 +264,11 @@ pub enum RtcError {
     Closed,
 }
 
+/// Most spare media packet buffers kept (see [`Rtc::recycle`]).
+const MEDIA_POOL: usize = 64;
+/// Media buffers hold `max_rtp_size` and this much more (the SRTP tag and index).
+const MEDIA_SLACK: usize = 64;
+
 /// Counters of every layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RtcStats {
@@ -557,6 +562,26 @@ impl Rtc {
         self.channels
             .contains_key(&id)
             .then_some(Channel { rtc: self, id })
+    }
+
+    /// Hands a buffer back for reuse once the host is done with it: the `data` of a
+    /// [`RtcEvent::ChannelData`] or the `raw` of a [`RtcEvent::MediaRtp`] packet.
+    ///
+    /// Optional, and the way to a data path without allocation: received messages and
+    /// packets are built in recycled buffers, so a host that recycles what it takes
+    /// makes steady traffic allocate nothing per message or packet. Buffers are kept
+    /// within bounds (`SctpConfig::buffer_pool` bytes for messages, 64 packet buffers
+    /// for media) and freed beyond.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        let media_sized = buf.capacity() <= self.config.media.max_rtp_size + MEDIA_SLACK;
+        match self.dc.as_mut() {
+            Some(dc) if !media_sized || self.media.is_empty() => dc.association_mut().recycle(buf),
+            _ => {
+                if media_sized && self.pool.len() < MEDIA_POOL {
+                    self.pool.push(buf);
+                }
+            }
+        }
     }
 
     /// Counters of every layer.

@@ -228,7 +228,8 @@ impl Rtc {
         let rid = slot.rid.clone();
         // The packet as it was sent: for RTX, the original header fields back.
         let hl = h.header_len();
-        let mut raw = Vec::with_capacity(hl + payload.len());
+        let mut raw = super::rtp_io::take_media_buf(&mut self.pool, self.config.media.max_rtp_size);
+        raw.reserve(hl + payload.len());
         raw.extend_from_slice(pkt.get(..hl).unwrap_or_default());
         if route.rtx {
             if let Some(b) = raw.get_mut(1) {
@@ -268,9 +269,11 @@ impl Rtc {
         };
         if self.config.media.frames {
             self.depacketize(&packet);
+            self.recycle(packet.raw);
         } else if self.events.len() >= self.config.media.max_queued {
             // A host that does not take its events: drops, not memory.
             self.stats.media_dropped += 1;
+            self.recycle(packet.raw);
         } else {
             self.events.push_back(RtcEvent::MediaRtp(packet));
         }

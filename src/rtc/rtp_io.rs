@@ -151,16 +151,17 @@ impl Rtc {
 
     /// Protects a plain RTP (`rtcp` false) or RTCP packet and queues it.
     pub(super) fn queue_srtp(&mut self, plain: &[u8], rtcp: bool) -> Result<(), RtcError> {
-        self.make_srtp();
-        let Some((tx, _)) = self.srtp.as_deref_mut() else {
+        if !self.make_srtp() {
             return Err(RtcError::Media("no SRTP keys yet (DTLS not connected)"));
-        };
+        }
         if self.media_out.len() >= self.config.media.max_queued {
             self.stats.media_dropped += 1;
             return Err(RtcError::Media("send queue full"));
         }
-        let mut buf = self.pool.pop().unwrap_or_default();
-        buf.clear();
+        let mut buf = self.media_buf();
+        let Some((tx, _)) = self.srtp.as_deref_mut() else {
+            return Err(RtcError::Media("no SRTP keys yet (DTLS not connected)"));
+        };
         buf.extend_from_slice(plain);
         buf.resize(plain.len() + 32, 0);
         let res = if rtcp {
@@ -182,6 +183,12 @@ impl Rtc {
         }
     }
 
+    /// An empty media buffer: a spare one, or a new one of the pool's size (every media
+    /// buffer has that capacity, so none grows and all come back to the pool).
+    pub(super) fn media_buf(&mut self) -> Vec<u8> {
+        take_media_buf(&mut self.pool, self.config.media.max_rtp_size)
+    }
+
     /// The next queued SRTP/SRTCP datagram, written into `buf`.
     pub(super) fn pop_media(&mut self, buf: &mut [u8]) -> Option<usize> {
         let d = self.media_out.pop_front()?;
@@ -198,7 +205,7 @@ impl Rtc {
                 None
             }
         };
-        if self.pool.len() < 64 {
+        if self.pool.len() < super::MEDIA_POOL {
             self.pool.push(d);
         }
         written
@@ -214,7 +221,16 @@ impl Rtc {
             return Err(RtcError::Closed);
         }
         let max = self.config.media.max_rtp_size;
-        let mid = self.transceiver(id).and_then(|t| t.mid.clone());
+        // The MID, copied to the stack (no allocation per packet).
+        let mut mid_buf = [0u8; 255];
+        let mid_len = self
+            .transceiver(id)
+            .and_then(|t| t.mid.as_deref())
+            .and_then(ext::text_bytes)
+            .and_then(|b| {
+                mid_buf.get_mut(..b.len())?.copy_from_slice(b);
+                Some(b.len())
+            });
         let Some(t) = self.media.iter_mut().find(|t| t.id == id) else {
             return Err(RtcError::Media("no such transceiver"));
         };
@@ -236,7 +252,7 @@ impl Rtc {
         // The extension list, without allocating.
         let mut list: [(u8, &[u8]); MAX_EXTENSIONS] = [(0, &[]); MAX_EXTENSIONS];
         let mut k = 0;
-        let mid_bytes = mid.as_deref().and_then(ext::text_bytes);
+        let mid_bytes = mid_len.and_then(|n| mid_buf.get(..n));
         let ours = [
             (ids.mid, mid_bytes),
             (ids.abs_send_time, Some(&abs[..])),
@@ -276,6 +292,14 @@ impl Rtc {
         self.media_scratch = plain;
         result
     }
+}
+
+/// A spare media buffer from `pool`, or a new one (see [`Rtc::media_buf`]).
+pub(super) fn take_media_buf(pool: &mut Vec<Vec<u8>>, max_rtp_size: usize) -> Vec<u8> {
+    let mut b = pool.pop().unwrap_or_default();
+    b.clear();
+    b.reserve_exact(max_rtp_size + super::MEDIA_SLACK);
+    b
 }
 
 pub(super) fn new_recv_slot(

@@ -87,6 +87,13 @@ pub struct SctpConfig {
     /// Events held until polled. Default 65536; received data counts against the
     /// receive buffer as long as it waits here.
     pub max_events: usize,
+    /// Spare message buffers kept for reuse, in bytes of capacity, per direction: the
+    /// buffers of acknowledged messages are reused for the next messages sent, and
+    /// those the host hands back with [`Association::recycle`] for the next messages
+    /// received, so steady traffic does not allocate per message. The pools are
+    /// emptied when the association has been idle for a heartbeat interval. Default
+    /// 1 MiB (a burst as large as the receive buffer reuses buffers too).
+    pub buffer_pool: usize,
     /// Randomness for tags, initial TSN and the cookie secret.
     pub rng: RngSource,
 }
@@ -112,6 +119,7 @@ impl Default for SctpConfig {
             heartbeat_interval: Duration::from_secs(30),
             cookie_lifetime: Duration::from_secs(60),
             max_events: 65536,
+            buffer_pool: 1024 * 1024,
             rng: RngSource::Secure,
         }
     }

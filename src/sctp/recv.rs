@@ -79,6 +79,9 @@ pub(crate) struct Receiver {
     current: Option<Assembly>,
     streams: HashMap<u16, StreamIn>,
     pool: Vec<Vec<u8>>,
+    /// Spare buffers to assemble messages in: the host hands delivered messages back
+    /// with `Association::recycle`.
+    pub(crate) msg_pool: crate::buf::BufPool,
     dups: Vec<u32>,
     /// Bytes held: out-of-order, in assembly, waiting for order.
     pub(crate) held_bytes: usize,
@@ -98,7 +101,12 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    pub(crate) fn new(buffer: usize, max_message: usize, max_streams: usize) -> Self {
+    pub(crate) fn new(
+        buffer: usize,
+        max_message: usize,
+        max_streams: usize,
+        pool_bytes: usize,
+    ) -> Self {
         Receiver {
             cum_tsn: 0,
             ooo: VecDeque::new(),
@@ -106,6 +114,7 @@ impl Receiver {
             current: None,
             streams: HashMap::new(),
             pool: Vec::new(),
+            msg_pool: crate::buf::BufPool::new(pool_bytes),
             dups: Vec::new(),
             held_bytes: 0,
             buffer,
@@ -336,10 +345,12 @@ impl Receiver {
                 if c.data.len() > self.max_message {
                     return false;
                 }
-                self.complete(c.stream, c.ssn, c.ppid, c.unordered, c.data.to_vec());
+                let mut data = self.msg_pool.take(c.data.len());
+                data.extend_from_slice(c.data);
+                self.complete(c.stream, c.ssn, c.ppid, c.unordered, data);
                 return true;
             }
-            let mut data = Vec::with_capacity((c.data.len() * 4).min(self.max_message));
+            let mut data = self.msg_pool.take((c.data.len() * 4).min(self.max_message));
             data.extend_from_slice(c.data);
             self.held_bytes += data.len();
             self.current = Some(Assembly {

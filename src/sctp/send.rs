@@ -185,6 +185,9 @@ pub(crate) struct Sender {
     max_active_streams: usize,
     /// Streams whose buffered amount fell to their threshold.
     pub(crate) low_events: Vec<u16>,
+    /// Spare message buffers: a message's buffer returns here once it is acknowledged
+    /// (or abandoned), and received messages are assembled in them.
+    pub(crate) pool: crate::buf::BufPool,
     /// Lifetime-limited messages whose clock starts at the next `now`.
     unstamped: Vec<usize>,
     // Statistics.
@@ -195,7 +198,13 @@ pub(crate) struct Sender {
 }
 
 impl Sender {
-    pub(crate) fn new(initial_tsn: u32, mtu: usize, rto: Rto, max_active_streams: usize) -> Self {
+    pub(crate) fn new(
+        initial_tsn: u32,
+        mtu: usize,
+        rto: Rto,
+        max_active_streams: usize,
+        pool_bytes: usize,
+    ) -> Self {
         // RFC 9260 §7.2.1: initial cwnd = min(4 MTU, max(2 MTU, 4380)).
         let cwnd = (4 * mtu).min((2 * mtu).max(4380));
         Sender {
@@ -227,6 +236,7 @@ impl Sender {
             outbound_streams: 0,
             max_active_streams,
             low_events: Vec::new(),
+            pool: crate::buf::BufPool::new(pool_bytes),
             unstamped: Vec::new(),
             chunks_sent: 0,
             chunks_retransmitted: 0,
@@ -294,22 +304,22 @@ impl Sender {
         opts: SendOptions,
         send_buffer: usize,
         counted: bool,
-    ) -> Result<(), SctpError> {
+    ) -> Result<(), (SctpError, Vec<u8>)> {
         if stream >= self.outbound_streams && self.outbound_streams != 0 {
-            return Err(SctpError::InvalidStream(stream));
+            return Err((SctpError::InvalidStream(stream), data));
         }
         if self.queued_bytes + data.len() > send_buffer {
-            return Err(SctpError::BufferFull);
+            return Err((SctpError::BufferFull, data));
         }
         if !self.streams.contains_key(&stream) && self.streams.len() >= self.max_active_streams {
-            return Err(SctpError::TooManyStreams);
+            return Err((SctpError::TooManyStreams, data));
         }
         let s = self.streams.entry(stream).or_default();
         if s.closing {
-            return Err(SctpError::StreamClosing(stream));
+            return Err((SctpError::StreamClosing(stream), data));
         }
         if data.is_empty() {
-            return Err(SctpError::EmptyMessage);
+            return Err((SctpError::EmptyMessage, data));
         }
         // The SSN is given when the first fragment gets its TSN: a message that expires
         // unsent leaves no hole in the stream's sequence.
@@ -375,6 +385,7 @@ impl Sender {
         {
             self.queued_bytes = self.queued_bytes.saturating_sub(m.data.len());
             self.free.push(i);
+            self.pool.give(m.data);
         }
     }
 

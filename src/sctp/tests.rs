@@ -25,7 +25,7 @@ fn drain(r: &mut Receiver) -> Vec<Vec<u8>> {
 
 #[test]
 fn unordered_messages_beyond_a_gap_are_delivered_once() {
-    let mut r = Receiver::new(1 << 20, 1 << 18, 16);
+    let mut r = Receiver::new(1 << 20, 1 << 18, 16, 64 * 1024);
     r.establish(100, 10);
     for t in [105, 106, 107] {
         assert_eq!(

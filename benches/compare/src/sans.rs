@@ -29,6 +29,11 @@ trait Watch {
     fn b(&mut self, _e: RtcEvent) -> Result<(), String> {
         Ok(())
     }
+    /// A buffer B's host is done with, to hand back with `Rtc::recycle` (the crate's
+    /// way to a receive path without allocation).
+    fn spare_b(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Two peers and their clock.
@@ -71,6 +76,9 @@ impl Pair {
             while let Some(e) = self.b.poll_event() {
                 w.b(e)?;
                 moved = true;
+            }
+            while let Some(spare) = w.spare_b() {
+                self.b.recycle(spare);
             }
             while let Some(t) = self.b.poll_transmit(now, buf) {
                 self.a.handle_receive(
@@ -362,6 +370,7 @@ struct DcWatch<'a> {
     chan: ChannelId,
     got: usize,
     bytes: u64,
+    spare: Vec<Vec<u8>>,
 }
 
 impl Watch for DcWatch<'_> {
@@ -374,6 +383,7 @@ impl Watch for DcWatch<'_> {
                 self.data.check(self.got, binary, &data)?;
                 self.got += 1;
                 self.bytes += data.len() as u64;
+                self.spare.push(data);
             }
             RtcEvent::Closed { reason } => return Err(format!("sansrtc B closed: {reason:?}")),
             _ => {}
@@ -385,6 +395,9 @@ impl Watch for DcWatch<'_> {
             return Err(format!("sansrtc A closed: {reason:?}"));
         }
         Ok(())
+    }
+    fn spare_b(&mut self) -> Option<Vec<u8>> {
+        self.spare.pop()
     }
 }
 
@@ -430,6 +443,7 @@ fn dc_transfer<'a>(
         chan: cb,
         got: 0,
         bytes: 0,
+        spare: Vec::with_capacity(1024),
     };
     let mut sent = 0;
     while w.got < n {
@@ -453,6 +467,7 @@ fn dc_transfer<'a>(
 struct MediaWatch {
     pt: u8,
     got: usize,
+    spare: Vec<Vec<u8>>,
 }
 
 impl Watch for MediaWatch {
@@ -464,6 +479,7 @@ impl Watch for MediaWatch {
                 }
                 check_rtp(self.got, p.sequence_number as u16, p.payload())?;
                 self.got += 1;
+                self.spare.push(p.raw);
             }
             RtcEvent::Closed { reason } => return Err(format!("sansrtc B closed: {reason:?}")),
             _ => {}
@@ -475,6 +491,9 @@ impl Watch for MediaWatch {
             return Err(format!("sansrtc A closed: {reason:?}"));
         }
         Ok(())
+    }
+    fn spare_b(&mut self) -> Option<Vec<u8>> {
+        self.spare.pop()
     }
 }
 
@@ -510,7 +529,11 @@ fn media_transfer(
     pt: u8,
     n: usize,
 ) -> Result<usize, String> {
-    let mut w = MediaWatch { pt, got: 0 };
+    let mut w = MediaWatch {
+        pt,
+        got: 0,
+        spare: Vec::with_capacity(1024),
+    };
     let mut payload = rtp_payload();
     let mut written = 0;
     while w.got < n {

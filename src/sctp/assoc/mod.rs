@@ -114,11 +114,18 @@ impl Association {
         let mtu = config.mtu.clamp(256, 65535);
         let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
         Association {
-            sender: Sender::new(my_initial_tsn, mtu, rto, config.max_active_streams),
+            sender: Sender::new(
+                my_initial_tsn,
+                mtu,
+                rto,
+                config.max_active_streams,
+                config.buffer_pool,
+            ),
             receiver: Receiver::new(
                 config.receive_buffer,
                 config.max_receive_message_size,
                 config.max_active_streams,
+                config.buffer_pool,
             ),
             reconfig: Reconfig::new(my_initial_tsn, 0),
             peer_reconfig: false,
@@ -218,7 +225,26 @@ impl Association {
         data: &[u8],
         opts: SendOptions,
     ) -> Result<(), SctpError> {
-        self.send_owned(stream, ppid, data.to_vec(), opts)
+        // The copy goes into a spare buffer when there is one.
+        let mut buf = self.sender.pool.take(data.len());
+        buf.extend_from_slice(data);
+        self.queue_message(stream, ppid, buf, opts)
+            .map_err(|(e, buf)| {
+                self.sender.pool.give(buf);
+                e
+            })
+    }
+
+    /// Hands a buffer back for reuse: typically the data of a received message the host
+    /// is done with. Kept within [`SctpConfig::buffer_pool`], freed beyond.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.receiver.msg_pool.give(buf);
+    }
+
+    /// Bytes of spare buffer capacity held for reuse, both directions (at most twice
+    /// [`SctpConfig::buffer_pool`]).
+    pub fn pooled_bytes(&self) -> usize {
+        self.sender.pool.held_bytes() + self.receiver.msg_pool.held_bytes()
     }
 
     /// Like [`send`](Self::send), taking ownership of the data (no copy).
@@ -229,17 +255,27 @@ impl Association {
         data: Vec<u8>,
         opts: SendOptions,
     ) -> Result<(), SctpError> {
+        self.queue_message(stream, ppid, data, opts)
+            .map_err(|(e, _)| e)
+    }
+
+    /// Queues a message; on refusal the data comes back with the error.
+    fn queue_message(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: Vec<u8>,
+        opts: SendOptions,
+    ) -> Result<(), (SctpError, Vec<u8>)> {
         match self.state {
             State::Closed | State::CookieWait | State::CookieEchoed | State::Established
                 if !self.shutdown_requested => {}
-            _ => return Err(SctpError::Closed),
+            _ => return Err((SctpError::Closed, data)),
         }
         let max = self.max_message_size();
         if data.len() > max {
-            return Err(SctpError::MessageTooBig {
-                size: data.len(),
-                max,
-            });
+            let size = data.len();
+            return Err((SctpError::MessageTooBig { size, max }, data));
         }
         self.sender
             .send(stream, ppid, data, opts, self.config.send_buffer, true)?;
@@ -261,14 +297,16 @@ impl Association {
         ) {
             return Err(SctpError::Closed);
         }
-        self.sender.send(
-            stream,
-            ppid,
-            data,
-            SendOptions::default(),
-            self.config.send_buffer,
-            false,
-        )
+        self.sender
+            .send(
+                stream,
+                ppid,
+                data,
+                SendOptions::default(),
+                self.config.send_buffer,
+                false,
+            )
+            .map_err(|(e, _)| e)
     }
 
     /// Bytes queued on `stream` and not yet sent.

@@ -168,7 +168,8 @@ impl Association {
     }
 
     fn emit_low_events(&mut self) {
-        for s in core::mem::take(&mut self.sender.low_events) {
+        // Drained in place: the list keeps its capacity (no allocation per event).
+        for s in self.sender.low_events.drain(..) {
             self.events
                 .push_back(SctpEvent::BufferedAmountLow { stream: s });
         }
@@ -296,6 +297,10 @@ impl Association {
                 self.heartbeat_at = Some(now + self.config.heartbeat_interval);
             } else {
                 self.heartbeat_due = true;
+                // Idle for a heartbeat interval: spare buffers kept for a burst of
+                // traffic go back to the allocator.
+                self.sender.pool.clear();
+                self.receiver.msg_pool.clear();
                 self.heartbeat_at = Some(now + self.sender.rto.rto);
             }
         }
