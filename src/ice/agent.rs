@@ -300,6 +300,7 @@ impl IceAgent {
         for r in 0..self.remote.len() {
             self.add_pair(idx, r);
         }
+        self.assign_turn_sockets();
         Ok(())
     }
 
@@ -307,6 +308,7 @@ impl IceAgent {
     /// requests are done too, [`IceEvent::GatheringComplete`] is emitted.
     pub fn end_of_local_candidates(&mut self) {
         self.local_eoc = true;
+        self.assign_turn_sockets();
     }
 
     /// Adds a remote candidate (trickled or from the SDP, RFC 8838). TCP candidates are

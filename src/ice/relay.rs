@@ -99,44 +99,46 @@ impl IceAgent {
         }
     }
 
-    /// Timers of every client, then what they report.
-    pub(crate) fn turn_tick(&mut self, now: Instant) {
+    /// Gives UDP clients waiting for a socket a host candidate of the server's family;
+    /// once the host said it has no more, those left fail with `NoLocalSocket`.
+    pub(crate) fn assign_turn_sockets(&mut self) {
         for i in 0..self.turn.len() {
             let Some(c) = self.turn.get(i) else { break };
-            if c.state == State::WaitingSocket {
-                let want_v4 = c.server.is_ipv4();
-                let local = self
-                    .local
-                    .iter()
-                    .find(|l| {
-                        l.cand.kind == CandidateKind::Host
-                            && l.cand.proto == Protocol::Udp
-                            && l.base.is_ipv4() == want_v4
-                    })
-                    .map(|l| l.base);
-                match (local, self.local_eoc) {
-                    (Some(l), _) => {
-                        if let Some(c) = self.turn.get_mut(i) {
-                            c.set_local(l);
-                        }
-                    }
-                    (None, true) => {
-                        if let Some(c) = self.turn.get_mut(i) {
-                            c.state = State::Failed;
-                            let url = c.url.to_string();
-                            self.events.push_back(IceEvent::TurnError {
-                                url,
-                                error: TurnError::NoLocalSocket,
-                            });
-                        }
-                        continue;
-                    }
-                    (None, false) => continue,
+            if c.state != State::WaitingSocket {
+                continue;
+            }
+            let want_v4 = c.server.is_ipv4();
+            let local = self
+                .local
+                .iter()
+                .find(|l| {
+                    l.cand.kind == CandidateKind::Host
+                        && l.cand.proto == Protocol::Udp
+                        && l.base.is_ipv4() == want_v4
+                })
+                .map(|l| l.base);
+            let eoc = self.local_eoc;
+            let Some(c) = self.turn.get_mut(i) else { break };
+            match local {
+                Some(l) => c.set_local(l),
+                None if eoc => {
+                    c.state = State::Failed;
+                    let url = c.url.to_string();
+                    self.events.push_back(IceEvent::TurnError {
+                        url,
+                        error: TurnError::NoLocalSocket,
+                    });
                 }
+                None => {}
             }
-            if let Some(c) = self.turn.get_mut(i) {
-                c.tick(now, &mut self.rng);
-            }
+        }
+    }
+
+    /// Timers of every client, then what they report.
+    pub(crate) fn turn_tick(&mut self, now: Instant) {
+        self.assign_turn_sockets();
+        for c in &mut self.turn {
+            c.tick(now, &mut self.rng);
         }
         self.turn_events();
         self.sync_permissions(now);
@@ -301,6 +303,7 @@ impl IceAgent {
             .and_then(|c| c.handle_input(now, &mut self.rng, rx));
         self.turn_events();
         self.sync_permissions(now);
+        self.maybe_gathering_complete();
         inner
     }
 
@@ -323,6 +326,7 @@ impl IceAgent {
         }
         self.turn_events();
         self.sync_permissions(now);
+        self.maybe_gathering_complete();
         found
     }
 
@@ -334,6 +338,7 @@ impl IceAgent {
             }
         }
         self.turn_events();
+        self.maybe_gathering_complete();
     }
 
     /// For data from `source` to `destination`: when `source` is one of our relayed

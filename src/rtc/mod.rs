@@ -431,7 +431,7 @@ impl Rtc {
         let session_id = rng.u64() >> 2;
         let cname = media::new_cname(&mut rng);
         let stream_id = media::new_stream_id(&mut rng);
-        Ok(Rtc {
+        let mut rtc = Rtc {
             cname,
             stream_id,
             media: Vec::new(),
@@ -475,7 +475,10 @@ impl Rtc {
             last_now: now,
             stats: RtcStats::default(),
             rng,
-        })
+        };
+        // What the agent found at once (a TURN URL it cannot use) is reported now.
+        rtc.drive(now);
+        Ok(rtc)
     }
 
     /// Our certificate's fingerprint (what goes into `a=fingerprint`).

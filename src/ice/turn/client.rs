@@ -606,10 +606,12 @@ impl TurnClient {
         rng: &mut Rng,
         out: &mut [u8],
     ) -> Option<(SocketAddr, SocketAddr, usize)> {
-        let mut stream = self.stream.take()?;
+        // The framer is taken out while frames are handled (a response may make the
+        // client send, through the TLS connection that stays in place).
+        let mut framer = core::mem::take(&mut self.stream.as_mut()?.framer);
         let mut result = None;
         let mut broken = false;
-        while let Some(frame) = stream.framer.next_frame() {
+        while let Some(frame) = framer.next_frame() {
             let Ok(frame) = frame else {
                 broken = true;
                 break;
@@ -626,7 +628,9 @@ impl TurnClient {
                 }
             }
         }
-        self.stream = Some(stream);
+        if let Some(s) = self.stream.as_mut() {
+            s.framer = framer;
+        }
         if broken {
             self.stream_failed(TurnError::StreamClosed);
         }

@@ -872,3 +872,42 @@ fn client_fed_random_bytes_never_panics() {
         "{events:?}"
     );
 }
+
+#[test]
+fn turns_starts_with_a_tls_client_hello_over_tcp() {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let cfg = IceConfig {
+        rng: RngSource::Seeded(8),
+        ice_servers: vec![IceServer::new(&["turns:127.0.0.1:5349"], "u", "p").unwrap()],
+        turn_tls_roots: vec![cert.cert.der().to_vec()],
+        ..IceConfig::default()
+    };
+    let mut a = IceAgent::new(cfg, Instant::ZERO);
+    assert_eq!(a.poll_event(), None, "no error at creation");
+    a.handle_timeout(
+        a.poll_timeout()
+            .expect("a deadline to start the allocation"),
+    );
+    let mut buf = [0u8; 4096];
+    let t = a
+        .poll_transmit(Instant::ZERO, &mut buf)
+        .expect("the ClientHello");
+    assert_eq!(t.proto, Protocol::Tcp);
+    assert_eq!(t.destination, "127.0.0.1:5349".parse().unwrap());
+    assert_eq!(buf[0], 0x16, "a TLS handshake record");
+    // The host reports the connection closed: a clear error, and gathering ends.
+    a.end_of_local_candidates();
+    a.handle_turn_stream_closed(Instant::ZERO, t.destination);
+    let events: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            IceEvent::TurnError {
+                error: TurnError::StreamClosed,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    assert!(events.contains(&IceEvent::GatheringComplete), "{events:?}");
+}
