@@ -690,7 +690,14 @@ fn aiortc_through_coturn() {
     let st = a.rtc.stats();
     let sel = st.selected_pair.unwrap();
     assert_eq!(sel.local_kind, CandidateKind::Relayed, "{sel:?}");
-    assert!(st.turn[0].sent_channel_data + st.turn[0].sent_send_indications > 50);
+    // SCTP bundles messages: fewer datagrams than messages, all through the relay.
+    let t = &st.turn[0];
+    assert!(t.sent_channel_data + t.sent_send_indications >= 10, "{t:?}");
+    assert!(
+        t.received_channel_data + t.received_data_indications >= 10,
+        "{t:?}"
+    );
+    assert!(a.turn_errors().is_empty(), "{:?}", a.turn_errors());
     eprintln!("aiortc through coturn: {echoed} echoed; {:?}", st.turn[0]);
     a.rtc.close();
     a.step(&clock);
