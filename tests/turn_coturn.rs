@@ -49,8 +49,11 @@ fn skip(name: &str) -> bool {
     false
 }
 
-/// Installs coturn and openssl if missing (outside the namespace: it needs the network).
+/// Installs coturn and openssl if missing (outside the namespace: it needs the network),
+/// one test at a time (apt holds a lock).
 fn install() {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     require_command("openssl", "openssl");
     if !Path::new("/usr/bin/turnserver").exists() {
         require_command("turnserver", "coturn");
@@ -334,8 +337,7 @@ fn write_all(s: &mut TcpStream, mut data: &[u8]) {
     }
 }
 
-fn relay_config(url: &str, password: &str, coturn: &Coturn, seedless_name: &str) -> RtcConfig {
-    let _ = seedless_name;
+fn relay_config(url: &str, password: &str, coturn: &Coturn) -> RtcConfig {
     let mut cfg = RtcConfig {
         ice_servers: vec![IceServer::new(&[url], USER, password).unwrap()],
         ice_transport_policy: IceTransportPolicy::Relay,
@@ -377,8 +379,8 @@ fn two_peers_through(url: &str) {
         .replace("PORT", &coturn.port.to_string())
         .replace("TLS", &coturn.tls_port.to_string());
     let clock = Clock::new();
-    let mut a = Host::new("a", relay_config(&url, PASSWORD, &coturn, "a"), &clock);
-    let mut b = Host::new("b", relay_config(&url, PASSWORD, &coturn, "b"), &clock);
+    let mut a = Host::new("a", relay_config(&url, PASSWORD, &coturn), &clock);
+    let mut b = Host::new("b", relay_config(&url, PASSWORD, &coturn), &clock);
     assert!(
         drive(&mut a, &mut b, &clock, 15, |a, b| a.gathered()
             && b.gathered()),
@@ -552,7 +554,7 @@ fn two_peers_through(url: &str) {
     // Wrong password: a clear error event.
     let mut w = Host::new(
         "wrong",
-        relay_config(&url, "not-the-password", &coturn, "w"),
+        relay_config(&url, "not-the-password", &coturn),
         &clock,
     );
     let mut idle = Host::new("idle", RtcConfig::default(), &clock);
@@ -625,11 +627,7 @@ fn aiortc_through_coturn() {
         .unwrap();
     let clock = Clock::new();
     let url = format!("turn:127.0.0.1:{}?transport=udp", coturn.port);
-    let mut a = Host::new(
-        "sansrtc",
-        relay_config(&url, PASSWORD, &coturn, "a"),
-        &clock,
-    );
+    let mut a = Host::new("sansrtc", relay_config(&url, PASSWORD, &coturn), &clock);
     let mut idle = Host::new("idle", RtcConfig::default(), &clock);
     assert!(drive(&mut a, &mut idle, &clock, 15, |a, _| a.gathered()));
     let chan = a
