@@ -139,7 +139,8 @@ impl Rtc {
 
     /// The next datagram, written into `buf`: at least `datagram_size` bytes, and with
     /// media, at least [`MediaConfig::max_rtp_size`] + 16 (forwarded RTP keeps its
-    /// sender's size). 2048 bytes always do with the defaults.
+    /// sender's size), plus 51 on a relayed pair (a TURN Send indication header and
+    /// padding). 2048 bytes always do with the defaults.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.last_now = now;
         let t = match self.final_out.pop_front() {

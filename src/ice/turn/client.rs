@@ -391,18 +391,19 @@ impl TurnClient {
         let Ok(n) = stun::encode(m, key.as_ref(), true, &mut buf) else {
             return;
         };
-        let bytes = buf.get(..n).unwrap_or_default().to_vec();
-        self.emit(&bytes);
-        let rto = if self.is_stream() {
-            STREAM_TIMEOUT
-        } else {
-            self.cfg.rto_initial
-        };
         let max_txs = 8 + self.cfg.max_permissions + self.cfg.max_channels;
         if self.txs.len() >= max_txs {
             self.stats.dropped += 1;
             return;
         }
+        let bytes = buf.get(..n).unwrap_or_default().to_vec();
+        self.emit(&bytes);
+        // RFC 8489 §6.2.1: retransmit over UDP from RTO, doubling; over a stream, wait Ti.
+        let rto = if self.is_stream() {
+            STREAM_TIMEOUT
+        } else {
+            self.cfg.rto_initial
+        };
         self.txs.push(Tx {
             tid,
             kind,
@@ -418,14 +419,12 @@ impl TurnClient {
     // ---- timers
 
     pub fn tick(&mut self, now: Instant, rng: &mut Rng) {
-        match self.state {
-            State::Idle => {
-                self.state = State::Allocating;
-                self.request(now, rng, TxKind::Allocate, 0);
-                return;
-            }
-            State::Allocated => {}
-            _ => {}
+        if self.state == State::Idle {
+            // RFC 8656 §7.1: the first Allocate goes without credentials; the 401
+            // answer gives the realm and nonce.
+            self.state = State::Allocating;
+            self.request(now, rng, TxKind::Allocate, 0);
+            return;
         }
         self.run_transactions(now);
         if self.state != State::Allocated {
@@ -538,6 +537,7 @@ impl TurnClient {
         }
         let mut t = None;
         if self.state == State::Idle {
+            // Due at once (`expires` is still the creation time).
             return Some(self.expires);
         }
         for tx in &self.txs {
