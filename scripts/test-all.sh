@@ -3,6 +3,7 @@
 # short smoke run of every fuzz target. Installs what it needs (idempotently):
 #   - OpenSSL's CLI (Debian) for the DTLS interop tests,
 #   - cargo-fuzz (crates.io) for the fuzz smoke.
+# tests/turn_coturn.rs installs coturn (Debian) itself when `turnserver` is missing.
 # Usage: bash scripts/test-all.sh          (FUZZ_SECONDS=N to change the smoke length,
 #                                           FUZZ_SECONDS=0 to skip it)
 set -euo pipefail

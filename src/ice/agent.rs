@@ -105,6 +105,10 @@ pub struct IceAgent {
     pub(crate) events: VecDeque<IceEvent>,
     pub(crate) out: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
     pub(crate) stats: IceStats,
+    /// One TURN client per `turn:`/`turns:` URL (RFC 8656).
+    pub(crate) turn: Vec<super::turn::client::TurnClient>,
+    /// Remote candidates (by index) already given permissions on every allocation.
+    pub(crate) turn_synced: usize,
 }
 
 impl IceAgent {
@@ -116,7 +120,7 @@ impl IceAgent {
             .clone()
             .unwrap_or_else(|| Credentials::random(&mut rng));
         let tie_breaker = rng.u64();
-        IceAgent {
+        let mut agent = IceAgent {
             controlling: config.controlling && !config.lite,
             local_key: IntegrityKey::short_term(&local_creds.pwd),
             local_creds,
@@ -146,8 +150,12 @@ impl IceAgent {
             events: VecDeque::new(),
             out: VecDeque::new(),
             stats: IceStats::default(),
+            turn: Vec::new(),
+            turn_synced: 0,
             config,
-        }
+        };
+        agent.init_servers(now);
+        agent
     }
 
     /// Our credentials, to put in `a=ice-ufrag`/`a=ice-pwd`.
@@ -203,9 +211,14 @@ impl IceAgent {
         self.previous.as_ref().map(|p| p.pair)
     }
 
-    /// Local candidates (host, server-reflexive and peer-reflexive).
+    /// Local candidates to signal: host, server-reflexive, peer-reflexive and relayed;
+    /// only relayed ones under [`IceTransportPolicy::Relay`](super::IceTransportPolicy).
     pub fn local_candidates(&self) -> impl Iterator<Item = &Candidate> {
-        self.local.iter().map(|l| &l.cand)
+        let relay_only = self.relay_only();
+        self.local
+            .iter()
+            .map(|l| &l.cand)
+            .filter(move |c| !relay_only || c.kind == CandidateKind::Relayed)
     }
 
     /// Remote candidates (signalled and peer-reflexive).
@@ -287,6 +300,7 @@ impl IceAgent {
         for r in 0..self.remote.len() {
             self.add_pair(idx, r);
         }
+        self.assign_turn_sockets();
         Ok(())
     }
 
@@ -294,6 +308,7 @@ impl IceAgent {
     /// requests are done too, [`IceEvent::GatheringComplete`] is emitted.
     pub fn end_of_local_candidates(&mut self) {
         self.local_eoc = true;
+        self.assign_turn_sockets();
     }
 
     /// Adds a remote candidate (trickled or from the SDP, RFC 8838). TCP candidates are
@@ -385,15 +400,24 @@ impl IceAgent {
         self.nominating = None;
         self.first_valid_at = None;
         self.checking_since = None;
+        self.turn_synced = 0;
         if self.previous.is_none() {
             self.set_state(IceConnectionState::New);
         }
     }
 
-    /// Stops the agent: nothing more is sent or answered.
+    /// Stops the agent: nothing more is sent or answered. TURN allocations are released
+    /// (a Refresh with LIFETIME 0, RFC 8656 §7), handed out by the next `poll_transmit`
+    /// calls.
     pub fn close(&mut self) {
+        self.close_at(self.next_pace);
+    }
+
+    /// [`close`](Self::close) at a known time.
+    pub fn close_at(&mut self, now: Instant) {
         self.txs.clear();
         self.out.clear();
+        self.turn_close(now);
         self.set_state(IceConnectionState::Closed);
     }
 
@@ -405,7 +429,36 @@ impl IceAgent {
 
     /// Feeds a received datagram. Returns `false` if it is not STUN for this agent (the
     /// host passes it on to the next layer).
+    ///
+    /// Bytes from a TURN server are taken too (and `true` returned): control messages
+    /// are handled, and a relayed UDP datagram that is STUN is processed; relayed
+    /// application data is dropped here. A host that relays more than ICE checks feeds
+    /// bytes from TURN servers ([`is_from_turn_server`](Self::is_from_turn_server)) to
+    /// [`handle_turn_receive`](Self::handle_turn_receive) and
+    /// [`poll_relayed`](Self::poll_relayed) instead, as `Rtc` does.
     pub fn handle_receive(&mut self, now: Instant, rx: Receive<'_>) -> bool {
+        if self.is_from_turn_server(&rx) {
+            if let Some(inner) = self.handle_turn_receive(now, rx)
+                && crate::net::demux(inner.contents) == crate::net::DatagramKind::Stun
+            {
+                self.handle_stun(now, inner);
+            }
+            let mut buf = [0u8; 1500];
+            while let Some(d) = self.poll_relayed(now, &mut buf) {
+                let contents = buf.get(..d.size).unwrap_or_default();
+                if crate::net::demux(contents) == crate::net::DatagramKind::Stun {
+                    let inner = Receive {
+                        proto: Protocol::Udp,
+                        source: d.source,
+                        destination: d.destination,
+                        contents,
+                    };
+                    self.handle_stun(now, inner);
+                }
+            }
+            self.tick(now);
+            return true;
+        }
         if crate::net::demux(rx.contents) != crate::net::DatagramKind::Stun {
             return false;
         }
@@ -425,8 +478,15 @@ impl IceAgent {
     }
 
     /// Writes the next datagram into `buf`. A datagram larger than `buf` is dropped.
-    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        while let Some((source, destination, bytes)) = self.out.pop_front() {
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        loop {
+            if let Some(t) = self.turn_poll_transmit(buf) {
+                return Some(t);
+            }
+            let (source, destination, bytes) = self.out.pop_front()?;
+            if self.relay_queued(now, source, destination, &bytes) {
+                continue;
+            }
             let Some(dst) = buf.get_mut(..bytes.len()) else {
                 self.stats.transmits_dropped += 1;
                 continue;
@@ -439,7 +499,6 @@ impl IceAgent {
                 size: bytes.len(),
             });
         }
-        None
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
@@ -450,7 +509,7 @@ impl IceAgent {
         ) {
             return None;
         }
-        let mut t = None;
+        let mut t = self.turn_poll_timeout();
         for tx in &self.txs {
             t = earliest(t, Some(tx.next));
         }

@@ -3,6 +3,8 @@
 use core::net::SocketAddr;
 
 use crate::rng::{Rng, RngSource};
+
+use super::turn::{IceServer, IceTransportPolicy};
 use crate::time::Duration;
 
 /// A username fragment and password (RFC 8445 §5.3).
@@ -73,6 +75,36 @@ pub struct IceConfig {
     pub local_credentials: Option<Credentials>,
     /// STUN servers to learn server-reflexive candidates from. Default empty.
     pub stun_servers: Vec<SocketAddr>,
+    /// ICE servers as URLs (`stun:`, `turn:`, `turns:`) with credentials, as in the W3C
+    /// `RTCConfiguration.iceServers`: `stun:` URLs join `stun_servers`, and each TURN URL
+    /// gets an allocation and a relayed candidate (see [`super::turn`]). Default empty.
+    pub ice_servers: Vec<IceServer>,
+    /// Which candidates may be used (W3C `iceTransportPolicy`): with `Relay`, only
+    /// relayed candidates are paired and signalled. Default `All`.
+    pub transport_policy: IceTransportPolicy,
+    /// Trusted root certificates (DER) for `turns:` servers. Default empty (a `turns:`
+    /// URL then fails with `TurnError::Tls`).
+    pub turn_tls_roots: Vec<Vec<u8>>,
+    /// The allocation lifetime asked for in Refresh requests (RFC 8656 §7.2: 600 s by
+    /// default; the server may give less, and the client refreshes before what it got
+    /// runs out). Default 600 s.
+    pub turn_lifetime: Duration,
+    /// Refresh a permission this long after it was installed (RFC 8656 §9: permissions
+    /// last 300 s). Default 240 s.
+    pub turn_permission_refresh: Duration,
+    /// Refresh a channel binding this long after it was made (RFC 8656 §12: bindings last
+    /// 600 s). Default 540 s.
+    pub turn_channel_refresh: Duration,
+    /// Most permissions per allocation (peer IPs). Default 32.
+    pub turn_max_permissions: usize,
+    /// Most channels per allocation; further peers get Send indications. Default 32.
+    pub turn_max_channels: usize,
+    /// Most datagrams held per allocation while a permission is being created, and the
+    /// bound (times two) of frames queued for the server. Default 32.
+    pub turn_max_pending: usize,
+    /// Most bytes buffered from or for a TCP/TLS stream to a TURN server. Default
+    /// 135,168 (two largest frames).
+    pub turn_stream_buffer: usize,
     /// Ta, the pacing of new transactions (RFC 8445 §14.2). Default 50 ms.
     pub ta: Duration,
     /// Initial retransmission timeout of a STUN transaction (RFC 8445 §14.3 takes the
@@ -125,6 +157,16 @@ impl Default for IceConfig {
             controlling: true,
             local_credentials: None,
             stun_servers: Vec::new(),
+            ice_servers: Vec::new(),
+            transport_policy: IceTransportPolicy::All,
+            turn_tls_roots: Vec::new(),
+            turn_lifetime: Duration::from_secs(600),
+            turn_permission_refresh: Duration::from_secs(240),
+            turn_channel_refresh: Duration::from_secs(540),
+            turn_max_permissions: 32,
+            turn_max_channels: 32,
+            turn_max_pending: 32,
+            turn_stream_buffer: 135_168,
             ta: Duration::from_millis(50),
             rto_initial: Duration::from_millis(500),
             rto_max: Duration::from_secs(3),

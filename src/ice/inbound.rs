@@ -63,6 +63,17 @@ impl IceAgent {
 
     fn on_request(&mut self, now: Instant, rx: &Receive<'_>, pkt: &StunPacket<'_>) {
         self.stats.requests_received += 1;
+        if self.relay_only()
+            && !self
+                .local
+                .iter()
+                .any(|l| l.cand.kind == CandidateKind::Relayed && l.base == rx.destination)
+        {
+            // Relay only: checks reaching a host socket directly are not answered (that
+            // would make the host address known to the peer).
+            self.stats.stun_ignored += 1;
+            return;
+        }
         if pkt.method() != stun::BINDING {
             self.reply_error(rx, pkt, 400, "Bad Request", None);
             return;
@@ -196,7 +207,7 @@ impl IceAgent {
         let Some(local) = self
             .local
             .iter()
-            .position(|l| l.cand.kind == CandidateKind::Host && l.base == rx.destination)
+            .position(|l| self.pairs_local(l.cand.kind) && l.base == rx.destination)
         else {
             self.stats.unknown_destination += 1;
             return;

@@ -48,10 +48,12 @@ mod config;
 mod consent;
 mod inbound;
 mod pair;
+mod relay;
 mod schedule;
 pub mod stun;
 #[cfg(test)]
 mod tests;
+pub mod turn;
 
 pub use agent::IceAgent;
 pub use candidate::{
@@ -59,6 +61,8 @@ pub use candidate::{
 };
 pub use config::{Credentials, IceConfig};
 pub use pair::{PairState, PairStats, SelectedPair};
+pub use relay::{CandidateCounts, RelayedDatagram};
+pub use turn::{IceServer, IceTransportPolicy, TurnError, TurnStats};
 
 /// Connection state (the W3C `RTCIceConnectionState` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,8 +90,17 @@ pub enum IceEvent {
     StateChanged(IceConnectionState),
     /// Application data should now use this pair.
     SelectedPairChanged(SelectedPair),
-    /// A new local candidate (server-reflexive) to signal to the peer (trickle).
+    /// A new local candidate (server-reflexive or relayed) to signal to the peer
+    /// (trickle).
     LocalCandidate(Candidate),
+    /// A TURN server failed (wrong credentials, quota, unreachable, ...). Its relayed
+    /// candidate, if any, no longer works once the allocation is lost.
+    TurnError {
+        /// The server's URL.
+        url: String,
+        /// What went wrong.
+        error: TurnError,
+    },
     /// Gathering finished: signal end-of-candidates.
     GatheringComplete,
     /// The role changed after a role conflict (RFC 8445 §7.3.1.1).

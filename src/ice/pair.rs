@@ -25,13 +25,16 @@ pub enum PairState {
 /// The pair the agent sends on: application data goes from `local` to `remote`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SelectedPair {
-    /// The local base address to send from (a host socket address).
+    /// The local base address to send from: a host socket address, or for a relayed
+    /// local candidate its relayed address (datagrams from it are wrapped for the TURN
+    /// server with `IceAgent::wrap_relayed`; `Rtc` does that itself).
     pub local: SocketAddr,
     /// The remote address to send to.
     pub remote: SocketAddr,
     /// The transport.
     pub proto: Protocol,
-    /// Type of the local candidate the pair was validated with (host, srflx, prflx).
+    /// Type of the local candidate the pair was validated with (host, srflx, prflx,
+    /// relay).
     pub local_kind: CandidateKind,
     /// Type of the remote candidate.
     pub remote_kind: CandidateKind,

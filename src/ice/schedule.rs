@@ -66,12 +66,13 @@ impl IceAgent {
     }
 
     /// Forms the pair (local, remote) if it is a legal, new one (RFC 8445 §6.1.2.2 and
-    /// pruning §6.1.2.4: only host bases pair; reflexive locals are redundant with them).
+    /// pruning §6.1.2.4: only host bases and relayed candidates pair; reflexive locals
+    /// are redundant with their host bases; the transport policy may allow relayed only).
     /// Returns its index.
     pub(crate) fn add_pair(&mut self, l: usize, r: usize) -> Option<usize> {
         let lc = self.local.get(l)?;
         let rc = self.remote.get(r)?;
-        if lc.cand.kind != CandidateKind::Host
+        if !self.pairs_local(lc.cand.kind)
             || lc.cand.proto != rc.proto
             || lc.base.is_ipv4() != rc.addr.is_ipv4()
         {
@@ -250,6 +251,7 @@ impl IceAgent {
         ) {
             return;
         }
+        self.turn_tick(now);
         self.run_transactions(now);
         if now >= self.next_pace
             && let Some(work) = self.pick_work(now)
@@ -266,6 +268,7 @@ impl IceAgent {
         if self.local_eoc
             && !self.gathering_done_sent
             && self.pending_gather.is_empty()
+            && !self.turn_gathering()
             && !self
                 .txs
                 .iter()

@@ -6,16 +6,61 @@ use crate::datachannel::DataChannelEvent;
 use crate::dtls::{CloseReason as DtlsClose, DtlsEvent};
 use crate::ice::IceEvent;
 use crate::net::{DatagramKind, Receive, Transmit, demux};
+
+/// Room for one datagram unwrapped from a TURN stream (the largest ChannelData).
+const TURN_RX_BUFFER: usize = 65_536;
 use crate::sctp::CloseReason as SctpClose;
 
 impl Rtc {
-    /// Handles a datagram the host received on one of our candidates' sockets.
+    /// Handles a datagram the host received on one of our candidates' sockets, or bytes
+    /// read from a TCP connection to a TURN server (`proto: Tcp`, see
+    /// [`crate::ice::turn`]).
     pub fn handle_receive(&mut self, now: Instant, rx: Receive<'_>) {
         self.last_now = now;
         if self.closed {
             return;
         }
         self.stats.bytes_in += rx.contents.len() as u64;
+        if self.ice.is_from_turn_server(&rx) {
+            // RFC 8656: relayed data comes back wrapped (ChannelData, Data indications);
+            // unwrapped, it is handled as if the peer sent it to our relayed address.
+            if let Some(inner) = self.ice.handle_turn_receive(now, rx) {
+                self.receive_datagram(now, inner);
+            }
+            let mut buf = core::mem::take(&mut self.turn_rx);
+            if buf.is_empty() {
+                buf = vec![0u8; TURN_RX_BUFFER];
+            }
+            while let Some(d) = self.ice.poll_relayed(now, &mut buf) {
+                let contents = buf.get(..d.size).unwrap_or_default();
+                self.receive_datagram(
+                    now,
+                    Receive {
+                        proto: crate::net::Protocol::Udp,
+                        source: d.source,
+                        destination: d.destination,
+                        contents,
+                    },
+                );
+            }
+            self.turn_rx = buf;
+        } else {
+            self.receive_datagram(now, rx);
+        }
+        self.drive(now);
+    }
+
+    /// The host's TCP connection to a TURN server (`turn:...?transport=tcp` or
+    /// `turns:`) closed or failed: its allocation is lost, reported as
+    /// [`RtcEvent::TurnError`].
+    pub fn handle_turn_stream_closed(&mut self, now: Instant, server: core::net::SocketAddr) {
+        self.last_now = now;
+        self.ice.handle_turn_stream_closed(now, server);
+        self.drive(now);
+    }
+
+    /// One datagram from the peer (straight, or unwrapped from a TURN relay).
+    fn receive_datagram(&mut self, now: Instant, rx: Receive<'_>) {
         let kind = demux(rx.contents);
         let slot = match kind {
             DatagramKind::Stun => 0,
@@ -42,7 +87,6 @@ impl Rtc {
             DatagramKind::Rtp => self.handle_srtp(now, rx.contents),
             _ => {}
         }
-        self.drive(now);
     }
 
     /// Runs every layer's timers.
@@ -95,16 +139,24 @@ impl Rtc {
 
     /// The next datagram, written into `buf`: at least `datagram_size` bytes, and with
     /// media, at least [`MediaConfig::max_rtp_size`] + 16 (forwarded RTP keeps its
-    /// sender's size). 2048 bytes always do with the defaults.
+    /// sender's size), plus 51 on a relayed pair (a TURN Send indication header and
+    /// padding). 2048 bytes always do with the defaults.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.last_now = now;
         let t = match self.final_out.pop_front() {
-            Some((mut t, d)) => {
-                let dst = buf.get_mut(..d.len())?;
-                dst.copy_from_slice(&d);
-                t.size = d.len();
-                Some(t)
-            }
+            Some((mut t, d)) => match self.ice.relay_overhead(t.source, t.destination) {
+                Some((head, _)) => {
+                    buf.get_mut(head..head + d.len())?.copy_from_slice(&d);
+                    self.ice
+                        .wrap_relayed(t.source, t.destination, buf, head, d.len())
+                }
+                None => {
+                    let dst = buf.get_mut(..d.len())?;
+                    dst.copy_from_slice(&d);
+                    t.size = d.len();
+                    Some(t)
+                }
+            },
             None => self.next_transmit(now, buf),
         };
         if let Some(t) = &t {
@@ -122,16 +174,37 @@ impl Rtc {
             return None;
         }
         let pair = self.ice.selected_pair()?;
-        let to = |size| Transmit {
-            proto: pair.proto,
-            source: pair.local,
-            destination: pair.remote,
-            size,
-        };
+        // A datagram that cannot be relayed right now is dropped (and counted by the
+        // TURN client); the next one is tried, a bounded number of times.
+        for _ in 0..8 {
+            // On a relayed pair, the datagram is written after room for the TURN header
+            // and wrapped in place (RFC 8656 §12.4 ChannelData, §11.1 Send indication).
+            let relay = self.ice.relay_overhead(pair.local, pair.remote);
+            let (head, tail) = relay.unwrap_or((0, 0));
+            let end = buf.len().checked_sub(tail)?;
+            let n = self.next_datagram(now, buf.get_mut(head..end)?)?;
+            if relay.is_none() {
+                return Some(Transmit {
+                    proto: pair.proto,
+                    source: pair.local,
+                    destination: pair.remote,
+                    size: n,
+                });
+            }
+            if let Some(t) = self.ice.wrap_relayed(pair.local, pair.remote, buf, head, n) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// The next datagram for the selected pair (DTLS handshake, media, SCTP), written at
+    /// the start of `buf`; its length.
+    fn next_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let dtls = self.dtls.as_mut()?;
         if let Some(n) = dtls.poll_datagram(buf) {
             self.ice.note_sent(now);
-            return Some(to(n));
+            return Some(n);
         }
         if !dtls.is_connected() {
             return None;
@@ -139,7 +212,7 @@ impl Rtc {
         // Media before data: SCTP has its own congestion control and can wait.
         if let Some(n) = self.pop_media(buf) {
             self.ice.note_sent(now);
-            return Some(to(n));
+            return Some(n);
         }
         let dtls = self.dtls.as_mut()?;
         let dc = self.dc.as_mut()?;
@@ -150,7 +223,7 @@ impl Rtc {
         match dtls.seal_application_data(packet, buf) {
             Ok(size) => {
                 self.ice.note_sent(now);
-                Some(to(size))
+                Some(size)
             }
             Err(e) => {
                 tracing::debug!(?e, "could not seal an SCTP packet");
@@ -185,6 +258,9 @@ impl Rtc {
                     self.events.push_back(RtcEvent::SelectedPairChange(p));
                 }
                 IceEvent::LocalCandidate(c) => self.events.push_back(RtcEvent::LocalCandidate(c)),
+                IceEvent::TurnError { url, error } => {
+                    self.events.push_back(RtcEvent::TurnError { url, error });
+                }
                 IceEvent::GatheringComplete => self.events.push_back(RtcEvent::GatheringComplete),
                 IceEvent::RoleChanged { .. } => {}
             }

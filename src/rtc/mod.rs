@@ -75,7 +75,8 @@ use crate::datachannel::{
 };
 use crate::dtls::{Dtls, DtlsCertificate, DtlsConfig, DtlsError, DtlsRole, DtlsStats, Fingerprint};
 use crate::ice::{
-    Candidate, IceAgent, IceConfig, IceConnectionState, IceError, IceStats, PairStats, SelectedPair,
+    Candidate, CandidateCounts, IceAgent, IceConfig, IceConnectionState, IceError, IceServer,
+    IceStats, IceTransportPolicy, PairStats, SelectedPair, TurnError, TurnStats,
 };
 use crate::jsep::{JsepError, SignalingState};
 use crate::rng::{Rng, RngSource};
@@ -103,6 +104,12 @@ pub struct RtcConfig {
     pub max_channels: usize,
     /// Act as an ICE-lite agent (servers with a public address). Default `false`.
     pub ice_lite: bool,
+    /// ICE servers (W3C `iceServers`): `stun:`, `turn:` and `turns:` URLs with
+    /// credentials, added to `ice.ice_servers`. Default empty.
+    pub ice_servers: Vec<IceServer>,
+    /// W3C `iceTransportPolicy`: `Relay` uses and signals only relayed (TURN) candidates.
+    /// `Relay` here or in `ice.transport_policy` wins. Default `All`.
+    pub ice_transport_policy: IceTransportPolicy,
     /// Audio and video: codecs, header extensions, bounds, RTCP timing.
     pub media: MediaConfig,
     /// Randomness for everything.
@@ -119,6 +126,8 @@ impl Default for RtcConfig {
             datagram_size: 1200,
             max_channels: 1024,
             ice_lite: false,
+            ice_servers: Vec::new(),
+            ice_transport_policy: IceTransportPolicy::All,
             media: MediaConfig::default(),
             rng: RngSource::Secure,
         }
@@ -172,8 +181,16 @@ pub enum RtcEvent {
     IceStateChange(IceConnectionState),
     /// The peer connection state changed.
     StateChange(RtcState),
-    /// A local candidate learned by the agent (server-reflexive): signal it (trickle).
+    /// A local candidate learned by the agent (server-reflexive or relayed): signal it
+    /// (trickle).
     LocalCandidate(Candidate),
+    /// A TURN server failed: wrong credentials, quota, unreachable, allocation lost.
+    TurnError {
+        /// The server's URL.
+        url: String,
+        /// What went wrong.
+        error: TurnError,
+    },
     /// Local gathering finished: signal end-of-candidates.
     GatheringComplete,
     /// Application data now flows over this pair.
@@ -297,6 +314,12 @@ pub struct RtcStats {
     pub media_dropped: u64,
     /// RTP packets of an SSRC no transceiver could be found for.
     pub media_unrouted: u64,
+    /// Local candidates (those signalled) by type.
+    pub local_candidates: CandidateCounts,
+    /// Remote candidates by type.
+    pub remote_candidates: CandidateCounts,
+    /// Each TURN server's counters (allocations, refreshes, relayed datagrams).
+    pub turn: Vec<TurnStats>,
 }
 
 /// What the last completed negotiation fixed.
@@ -372,6 +395,8 @@ pub struct Rtc {
     rtcp_at: Option<Instant>,
     /// SRTP datagrams that came before the keys.
     early_srtp: VecDeque<Vec<u8>>,
+    /// Where datagrams unwrapped from a TURN stream land (allocated on first use).
+    turn_rx: Vec<u8>,
 }
 
 impl core::fmt::Debug for Rtc {
@@ -404,11 +429,17 @@ impl Rtc {
         config.sctp.mtu = config.datagram_size.saturating_sub(DTLS_OVERHEAD);
         let mut ice_cfg = config.ice.clone();
         ice_cfg.lite = config.ice_lite;
+        ice_cfg
+            .ice_servers
+            .extend(config.ice_servers.iter().cloned());
+        if config.ice_transport_policy == IceTransportPolicy::Relay {
+            ice_cfg.transport_policy = IceTransportPolicy::Relay;
+        }
         let ice = IceAgent::new(ice_cfg, now);
         let session_id = rng.u64() >> 2;
         let cname = media::new_cname(&mut rng);
         let stream_id = media::new_stream_id(&mut rng);
-        Ok(Rtc {
+        let mut rtc = Rtc {
             cname,
             stream_id,
             media: Vec::new(),
@@ -427,6 +458,7 @@ impl Rtc {
             nack_scratch: Vec::new(),
             rtcp_at: None,
             early_srtp: VecDeque::new(),
+            turn_rx: Vec::new(),
             scratch: vec![0u8; config.datagram_size.max(256)],
             config,
             ice,
@@ -452,7 +484,10 @@ impl Rtc {
             last_now: now,
             stats: RtcStats::default(),
             rng,
-        })
+        };
+        // What the agent found at once (a TURN URL it cannot use) is reported now.
+        rtc.drive(now);
+        Ok(rtc)
     }
 
     /// Our certificate's fingerprint (what goes into `a=fingerprint`).
@@ -590,6 +625,8 @@ impl Rtc {
         s.ice = self.ice.stats().clone();
         s.pairs = self.ice.pair_stats().collect();
         s.selected_pair = self.ice.selected_pair();
+        (s.local_candidates, s.remote_candidates) = self.ice.candidate_counts();
+        s.turn = self.ice.turn_stats().cloned().collect();
         if let Some(d) = &self.dtls {
             s.dtls = d.stats().clone();
         }
@@ -632,7 +669,17 @@ impl Rtc {
         }
         self.channels.clear();
         self.by_stream.clear();
-        self.ice.close();
+        // On a relayed pair the last datagrams go to the TURN client now, so they leave
+        // before the deallocation (RFC 8656 §7) in every transport.
+        let now = self.last_now;
+        let mut keep = VecDeque::new();
+        while let Some((t, d)) = self.final_out.pop_front() {
+            if !self.ice.send_relayed(now, t.source, t.destination, &d) {
+                keep.push_back((t, d));
+            }
+        }
+        self.final_out = keep;
+        self.ice.close_at(now);
         let failed = matches!(
             reason,
             RtcCloseReason::IceFailed

@@ -9,6 +9,9 @@ use stun_codec::rfc5245::attributes::{IceControlled, IceControlling, Priority, U
 use stun_codec::rfc5389::attributes::{
     ErrorCode, MappedAddress, Nonce, Realm, Software, UnknownAttributes, Username, XorMappedAddress,
 };
+use stun_codec::rfc5766::attributes::{
+    ChannelNumber, Lifetime, RequestedTransport, XorPeerAddress, XorRelayAddress,
+};
 
 define_attribute_enums!(
     Attribute,
@@ -28,7 +31,13 @@ define_attribute_enums!(
         Priority,
         UseCandidate,
         IceControlled,
-        IceControlling
+        IceControlling,
+        // RFC 8656 §18 (TURN control; DATA is read and written on raw bytes)
+        ChannelNumber,
+        Lifetime,
+        XorPeerAddress,
+        XorRelayAddress,
+        RequestedTransport
     ]
 );
 

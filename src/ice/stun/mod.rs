@@ -19,12 +19,23 @@ pub use stun_codec::rfc5245::attributes::{IceControlled, IceControlling, Priorit
 pub use stun_codec::rfc5389::attributes::{
     ErrorCode, MappedAddress, Nonce, Realm, Software, UnknownAttributes, Username, XorMappedAddress,
 };
+pub use stun_codec::rfc5766::attributes::{
+    ChannelNumber, Lifetime, RequestedTransport, XorPeerAddress, XorRelayAddress,
+};
 pub use stun_codec::{Message, MessageClass, Method, TransactionId};
 
 /// The magic cookie of RFC 5389 §6.
 pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 /// The Binding method (RFC 8489 §18.2).
 pub const BINDING: Method = stun_codec::rfc5389::methods::BINDING;
+/// The TURN Allocate method (RFC 8656 §18).
+pub const ALLOCATE: Method = stun_codec::rfc5766::methods::ALLOCATE;
+/// The TURN Refresh method (RFC 8656 §18).
+pub const REFRESH: Method = stun_codec::rfc5766::methods::REFRESH;
+/// The TURN CreatePermission method (RFC 8656 §18).
+pub const CREATE_PERMISSION: Method = stun_codec::rfc5766::methods::CREATE_PERMISSION;
+/// The TURN ChannelBind method (RFC 8656 §18).
+pub const CHANNEL_BIND: Method = stun_codec::rfc5766::methods::CHANNEL_BIND;
 /// Length of the STUN header.
 pub const HEADER_LEN: usize = 20;
 /// XOR constant of the FINGERPRINT attribute (RFC 8489 §14.7).
@@ -78,13 +89,13 @@ pub fn peek_username(datagram: &[u8]) -> Option<&str> {
 }
 
 /// A walk over raw attributes: (type, value, offset of the attribute header).
-struct RawWalk<'a> {
+pub(crate) struct RawWalk<'a> {
     raw: &'a [u8],
     offset: usize,
 }
 
 impl<'a> RawWalk<'a> {
-    fn new(raw: &'a [u8]) -> Result<Self, StunError> {
+    pub(crate) fn new(raw: &'a [u8]) -> Result<Self, StunError> {
         check_header(raw)?;
         Ok(RawWalk {
             raw,
@@ -241,8 +252,13 @@ impl IntegrityKey {
     /// Long-term credential key (RFC 8489 §9.2.2): MD5(username ":" realm ":" password).
     /// The inputs must already be SASLprep/OpaqueString processed.
     pub fn long_term(username: &str, realm: &str, password: &str) -> Self {
-        let digest = md5::compute(format!("{username}:{realm}:{password}"));
-        IntegrityKey(digest.0.as_slice().into())
+        Self::from_long_term_key(&crate::ice::turn::long_term_key(username, realm, password))
+    }
+
+    /// An HMAC-SHA1 key from a long-term credential key already computed (see
+    /// [`crate::ice::turn::long_term_key`]).
+    pub fn from_long_term_key(key: &[u8; 16]) -> Self {
+        IntegrityKey(key.as_slice().into())
     }
 
     fn sign(&self, raw: &[u8], end: usize) -> hmac::Tag {
