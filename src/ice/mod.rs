@@ -46,6 +46,7 @@ mod agent;
 mod candidate;
 mod config;
 mod consent;
+mod diag;
 mod inbound;
 mod pair;
 mod schedule;
@@ -58,6 +59,7 @@ pub use candidate::{
     Candidate, CandidateKind, CandidateParseError, candidate_priority, foundation, pair_priority,
 };
 pub use config::{Credentials, IceConfig};
+pub use diag::IceDiagnostics;
 pub use pair::{PairState, PairStats, SelectedPair};
 
 /// Connection state (the W3C `RTCIceConnectionState` values).

@@ -52,6 +52,7 @@
 //! # let _ = chan;
 //! ```
 
+mod diag;
 mod frames;
 mod io;
 mod media;
@@ -66,6 +67,9 @@ mod tests_media;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+pub use diag::{
+    DataChannelDiag, DtlsDiag, GAUGES, Gauge, IceDiag, MediaDiag, RtcDiagnostics, SctpDiag,
+};
 pub use frames::MediaFrame;
 pub use media::{KeyframeKind, Media, MediaConfig, MediaId, MediaStats, RtpPacket, RtpWrite};
 
@@ -362,8 +366,9 @@ pub struct Rtc {
     nack_scratch: Vec<u16>,
     /// When the next regular RTCP reports are due.
     rtcp_at: Option<Instant>,
-    /// SRTP datagrams that came before the keys.
+    /// SRTP datagrams that came before the keys, and their bytes.
     early_srtp: VecDeque<Vec<u8>>,
+    early_srtp_bytes: usize,
 }
 
 impl core::fmt::Debug for Rtc {
@@ -418,6 +423,7 @@ impl Rtc {
             nack_scratch: Vec::new(),
             rtcp_at: None,
             early_srtp: VecDeque::new(),
+            early_srtp_bytes: 0,
             scratch: vec![0u8; config.datagram_size.max(256)],
             config,
             ice,

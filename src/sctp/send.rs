@@ -990,6 +990,24 @@ impl Sender {
         lt(self.cum_ack, self.adv_ack)
     }
 
+    /// Sizes for diagnostics: (messages queued, streams with state, chunks in flight,
+    /// retransmission queue, buffered amount: total and the largest stream's).
+    pub(crate) fn sizes(&self) -> (usize, usize, usize, usize, usize, usize) {
+        let messages = self.msgs.len() - self.free.len();
+        let (total, largest) = self
+            .streams
+            .values()
+            .fold((0, 0), |(t, m), s| (t + s.buffered, m.max(s.buffered)));
+        (
+            messages,
+            self.streams.len(),
+            self.inflight.len(),
+            self.rtx.len(),
+            total,
+            largest,
+        )
+    }
+
     /// Outstanding bytes on a stream not yet sent (W3C bufferedAmount).
     pub(crate) fn buffered_amount(&self, stream: u16) -> usize {
         self.streams.get(&stream).map_or(0, |s| s.buffered)

@@ -223,6 +223,11 @@ impl SrtpContext {
         self.profile
     }
 
+    /// SSRCs with state (at most `SrtpConfig::max_ssrcs`).
+    pub fn ssrc_count(&self) -> usize {
+        self.ssrcs.len()
+    }
+
     /// Counters.
     pub fn stats(&self) -> SrtpStats {
         self.stats
