@@ -126,6 +126,9 @@ pub struct IceStats {
     pub responses_sent: u64,
     /// Error responses sent (400, 401, 420, 487).
     pub error_responses_sent: u64,
+    /// Unauthenticated error responses not sent because they would have been larger
+    /// than the request (no amplification towards unauthenticated addresses).
+    pub error_responses_suppressed: u64,
     /// Requests or responses that failed authentication.
     pub auth_failures: u64,
     /// Datagrams that looked like STUN but did not parse.

@@ -26,6 +26,14 @@ impl Rtc {
         if let Some(n) = self.stats.datagrams_in.get_mut(slot) {
             *n += 1;
         }
+        if matches!(kind, DatagramKind::Dtls | DatagramKind::Rtp) && !self.from_peer(rx.source) {
+            // Only STUN may come from anywhere (it authenticates itself). DTLS and SRTP
+            // come from the peer's candidates: signalled ones, or peer-reflexive ones
+            // learned from its authenticated checks (RFC 8445 §7.3.1.3). A stranger's
+            // datagram costs no crypto and reaches no state.
+            self.stats.dropped_unknown_source += 1;
+            return;
+        }
         match kind {
             DatagramKind::Stun => {
                 self.ice.handle_receive(now, rx);
@@ -43,6 +51,13 @@ impl Rtc {
             _ => {}
         }
         self.drive(now);
+    }
+
+    /// Whether `source` is one of the peer's addresses: the selected pair's remote (also
+    /// the previous generation's during an ICE restart) or a remote candidate.
+    fn from_peer(&self, source: core::net::SocketAddr) -> bool {
+        self.ice.selected_pair().is_some_and(|p| p.remote == source)
+            || self.ice.remote_candidates().any(|c| c.addr == source)
     }
 
     /// Runs every layer's timers.

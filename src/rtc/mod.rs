@@ -285,6 +285,9 @@ pub struct RtcStats {
     pub datachannel: DataChannelStats,
     /// Datagrams received, by kind: STUN, DTLS, RTP/RTCP, other.
     pub datagrams_in: [u64; 4],
+    /// DTLS and SRTP datagrams dropped because they came from no address of the peer's
+    /// (no remote candidate, not the selected pair).
+    pub dropped_unknown_source: u64,
     /// Datagrams sent.
     pub datagrams_out: u64,
     /// Bytes received and sent (UDP payloads).
@@ -296,6 +299,11 @@ pub struct RtcStats {
     pub media_dropped: u64,
     /// RTP packets of an SSRC no transceiver could be found for.
     pub media_unrouted: u64,
+    /// SRTP/SRTCP of the peer's direction: packets unprotected, and those dropped as
+    /// forged or corrupted (`auth_failures`), replayed (`replays`) or malformed.
+    pub srtp_in: crate::srtp::SrtpStats,
+    /// SRTP/SRTCP of our direction (packets protected).
+    pub srtp_out: crate::srtp::SrtpStats,
 }
 
 /// What the last completed negotiation fixed.
@@ -569,6 +577,10 @@ impl Rtc {
         s.selected_pair = self.ice.selected_pair();
         if let Some(d) = &self.dtls {
             s.dtls = d.stats().clone();
+        }
+        if let Some((tx, rx)) = &self.srtp {
+            s.srtp_in = rx.stats();
+            s.srtp_out = tx.stats();
         }
         if let Some(dc) = &self.dc {
             s.sctp = dc.association().stats();
