@@ -26,7 +26,9 @@ impl Rtc {
         if let Some(n) = self.stats.datagrams_in.get_mut(slot) {
             *n += 1;
         }
-        if matches!(kind, DatagramKind::Dtls | DatagramKind::Rtp) && !self.from_peer(rx.source) {
+        if matches!(kind, DatagramKind::Dtls | DatagramKind::Rtp)
+            && !self.is_peer_address(rx.source)
+        {
             // Only STUN may come from anywhere (it authenticates itself). DTLS and SRTP
             // come from the peer's candidates: signalled ones, or peer-reflexive ones
             // learned from its authenticated checks (RFC 8445 §7.3.1.3). A stranger's
@@ -55,7 +57,7 @@ impl Rtc {
 
     /// Whether `source` is one of the peer's addresses: the selected pair's remote (also
     /// the previous generation's during an ICE restart) or a remote candidate.
-    fn from_peer(&self, source: core::net::SocketAddr) -> bool {
+    fn is_peer_address(&self, source: core::net::SocketAddr) -> bool {
         self.ice.selected_pair().is_some_and(|p| p.remote == source)
             || self.ice.remote_candidates().any(|c| c.addr == source)
     }
