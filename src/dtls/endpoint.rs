@@ -436,6 +436,11 @@ impl Dtls {
                 self.hs = Handshake::ServerListening(listening);
                 self.stats.records_in += 1;
                 if let Some(d) = reply {
+                    // RFC 6347 §4.2.1: the listening server keeps no state per hello, and
+                    // that includes its answers: only the latest HelloVerifyRequest waits
+                    // for the host (nothing else is sent while listening), so a flood of
+                    // hellos cannot fill the output queue.
+                    self.out.clear();
                     self.push_out(d);
                 }
             }

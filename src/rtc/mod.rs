@@ -59,6 +59,8 @@ mod media;
 mod negotiate;
 mod rtcp_io;
 mod rtp_io;
+#[cfg(feature = "sim")]
+mod sim_hooks;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

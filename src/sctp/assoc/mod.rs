@@ -177,6 +177,12 @@ impl Association {
         self.state == State::Dead
     }
 
+    /// The verification tags: ours (the peer puts it in every packet it sends us) and
+    /// the peer's (RFC 9260 §8.5). Zero for the peer's before the association is up.
+    pub fn verification_tags(&self) -> (u32, u32) {
+        (self.my_tag, self.peer_tag)
+    }
+
     /// Current sizes of the association's buffers and queues. Cheap: no allocation; one
     /// pass over the (bounded) stream tables and control queue.
     pub fn diagnostics(&self) -> super::SctpDiagnostics {
