@@ -271,13 +271,18 @@ impl RtcDiagnostics {
         self.gauges().into_iter().find(|(_, g)| !g.within_limit())
     }
 
-    /// Every figure's maximum with `other`'s (the high-water marks of a run).
+    /// Every figure's maximum with `other`'s (the high-water marks of a run); the
+    /// limits and byte figures of the layers are `other`'s (the later sample).
     pub fn max(&self, other: &RtcDiagnostics) -> RtcDiagnostics {
-        let mut out = *self;
-        let theirs = other.gauges();
-        for (slot, (_, g)) in out.gauges_mut().into_iter().zip(theirs) {
+        let mut out = *other;
+        let ours = self.gauges();
+        for (slot, (_, g)) in out.gauges_mut().into_iter().zip(ours) {
             slot.len = slot.len.max(g.len);
         }
+        out.ice.bytes = self.ice.bytes.max(other.ice.bytes);
+        out.dtls.bytes = self.dtls.bytes.max(other.dtls.bytes);
+        out.sctp.bytes = self.sctp.bytes.max(other.sctp.bytes);
+        out.media.bytes = self.media.bytes.max(other.media.bytes);
         out.total_bytes = self.total_bytes.max(other.total_bytes);
         out
     }

@@ -121,6 +121,9 @@ pub struct Node {
     /// Datagrams sent to addresses outside `peer_addrs` (always recorded).
     pub peer_addrs: Vec<SocketAddr>,
     pub to_strangers: Vec<Sent>,
+    /// Copies of the next `capture` SRTP/SRTCP datagrams sent (replay material).
+    pub capture: usize,
+    pub captured: Vec<Vec<u8>>,
     /// High-water mark of the diagnostics, sampled after every input.
     pub diag_max: RtcDiagnostics,
     pub sample_diag: bool,
@@ -150,6 +153,8 @@ impl Node {
             sent: Vec::new(),
             peer_addrs: Vec::new(),
             to_strangers: Vec::new(),
+            capture: 0,
+            captured: Vec::new(),
             diag_max: RtcDiagnostics::default(),
             sample_diag: true,
             now: Instant::ZERO,
@@ -164,11 +169,9 @@ impl Node {
     pub fn collect(&mut self) {
         while let Some(e) = self.rtc.poll_event() {
             match e {
-                RtcEvent::ChannelOpen { id, .. } => {
-                    if self.chan.is_none() || self.chan == Some(id) {
-                        self.chan = Some(id);
-                        self.open = true;
-                    }
+                RtcEvent::ChannelOpen { id, .. } if self.chan.is_none_or(|c| c == id) => {
+                    self.chan = Some(id);
+                    self.open = true;
                 }
                 RtcEvent::ChannelData { id, data, .. } if Some(id) == self.chan => {
                     let seq = self.recv.count;
@@ -348,6 +351,10 @@ impl Endpoint for Node {
             }
             let data = data.to_vec();
             self.record(now, &t, &data);
+            if self.capture > 0 && demux(&data) == DatagramKind::Rtp {
+                self.capture -= 1;
+                self.captured.push(data);
+            }
             self.collect();
             return Some(t);
         }
