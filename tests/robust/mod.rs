@@ -80,6 +80,9 @@ pub struct MediaPlan {
     /// Writes refused (closed connection, queue full).
     pub refused: u64,
     pub on: bool,
+    /// Sequence numbers of the first packets (audio, video), to make them wrap early;
+    /// `None` lets the stack choose.
+    pub seq_start: Option<(u16, u16)>,
 }
 
 /// One record of a datagram a node sent.
@@ -102,8 +105,11 @@ pub struct Node {
     pub recv: Received,
     pub media: MediaPlan,
     pub media_rtp_in: u64,
-    /// Highest extended RTP sequence number received per transceiver (audio, video).
+    /// Lowest and highest extended RTP sequence numbers received, and packets received,
+    /// per kind (audio, video).
     pub ext_seq_max: [u64; 2],
+    pub ext_seq_min: [u64; 2],
+    pub rtp_in: [u64; 2],
     pub states: Vec<(Instant, RtcState)>,
     pub ice_states: Vec<(Instant, IceConnectionState)>,
     pub selected_changes: u64,
@@ -128,6 +134,9 @@ pub struct Node {
     pub diag_max: RtcDiagnostics,
     pub sample_diag: bool,
     pub now: Instant,
+    /// Largest message size (both ends must agree): message `seq` has
+    /// `message_size(seq).min(size_cap)` bytes.
+    pub size_cap: usize,
 }
 
 impl Node {
@@ -142,6 +151,8 @@ impl Node {
             media: MediaPlan::default(),
             media_rtp_in: 0,
             ext_seq_max: [0; 2],
+            ext_seq_min: [u64::MAX; 2],
+            rtp_in: [0; 2],
             states: Vec::new(),
             ice_states: Vec::new(),
             selected_changes: 0,
@@ -158,6 +169,7 @@ impl Node {
             diag_max: RtcDiagnostics::default(),
             sample_diag: true,
             now: Instant::ZERO,
+            size_cap: usize::MAX,
         }
     }
 
@@ -175,7 +187,7 @@ impl Node {
                 }
                 RtcEvent::ChannelData { id, data, .. } if Some(id) == self.chan => {
                     let seq = self.recv.count;
-                    if data != message(seq, message_size(seq)) {
+                    if data != message(seq, message_size(seq).min(self.size_cap)) {
                         self.recv.wrong += 1;
                         if self.recv.first_wrong.is_none() {
                             let got = data
@@ -205,6 +217,12 @@ impl Node {
                     if let Some(m) = self.ext_seq_max.get_mut(i) {
                         *m = (*m).max(p.sequence_number);
                     }
+                    if let Some(m) = self.ext_seq_min.get_mut(i) {
+                        *m = (*m).min(p.sequence_number);
+                    }
+                    if let Some(m) = self.rtp_in.get_mut(i) {
+                        *m += 1;
+                    }
                 }
                 _ => {}
             }
@@ -229,7 +247,9 @@ impl Node {
                 }
                 let seq = self.send.next_seq;
                 let r = match self.rtc.channel(id) {
-                    Some(mut ch) => ch.send_binary(&message(seq, message_size(seq))),
+                    Some(mut ch) => {
+                        ch.send_binary(&message(seq, message_size(seq).min(self.size_cap)))
+                    }
                     None => Err(RtcError::NoChannel(id)),
                 };
                 match r {
@@ -264,10 +284,12 @@ impl Node {
         {
             let ts = (self.media.audio_sent as u32).wrapping_mul(960);
             let payload = [self.media.audio_sent as u8; 80];
-            let ok = self
-                .rtc
-                .media(audio)
-                .map(|mut m| m.write_rtp(now, RtpWrite::new(AUDIO_PT, ts, false, &payload)));
+            let mut wr = RtpWrite::new(AUDIO_PT, ts, false, &payload);
+            wr.sequence_number = self
+                .media
+                .seq_start
+                .map(|(a, _)| a.wrapping_add(self.media.audio_sent as u16));
+            let ok = self.rtc.media(audio).map(|mut m| m.write_rtp(now, wr));
             match ok {
                 Some(Ok(())) => self.media.audio_sent += 1,
                 _ => self.media.refused += 1,
