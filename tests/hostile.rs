@@ -853,3 +853,141 @@ fn huge_sdp_and_thousands_of_candidates() {
     assert_bounded("A", &w.a().diag_max);
     w.assert_data_flows(100);
 }
+
+/// The remaining configured limits, each driven past its bound at the `Rtc` API with a
+/// small setting: local candidates, pairs, transactions and queued STUN datagrams,
+/// channels, transceivers, the SRTP send queue and SRTP that arrives before the keys.
+/// Each refuses (with an error or a drop counted) and the diagnostics sit at the bound.
+#[test]
+fn configured_limits_hold() {
+    use sansrtc::datachannel::{ChannelConfig, DataChannelError};
+    use sansrtc::ice::{Candidate, IceError};
+    use sansrtc::jsep::{Direction, MediaKind};
+    use sansrtc::rtc::{Rtc, RtcConfig, RtpWrite};
+    let small = |seed| {
+        let mut c = RtcConfig {
+            rng: RngSource::Seeded(seed),
+            certificate: Some(certs()[0].clone()),
+            max_channels: 8,
+            ..RtcConfig::default()
+        };
+        c.ice.max_local_candidates = 4;
+        c.ice.max_pairs = 10;
+        c.ice.max_transactions = 2;
+        c.ice.max_queued_transmits = 8;
+        c.media.max_media = 3;
+        c
+    };
+    let mut v = Rtc::new(small(1), Instant::ZERO).unwrap();
+    // Local candidates.
+    for i in 0..4u16 {
+        let a = SocketAddr::new(std::net::Ipv4Addr::new(192, 0, 2, 1).into(), 5000 + i);
+        v.add_local_candidate(Candidate::host(a, Protocol::Udp))
+            .unwrap();
+    }
+    let extra = Candidate::host(addr("192.0.2.1:6000"), Protocol::Udp);
+    assert_eq!(
+        v.add_local_candidate(extra),
+        Err(sansrtc::rtc::RtcError::Ice(IceError::TooManyCandidates))
+    );
+    // Channels and transceivers.
+    for _ in 0..8 {
+        v.create_data_channel(ChannelConfig::default()).unwrap();
+    }
+    assert_eq!(
+        v.create_data_channel(ChannelConfig::default()),
+        Err(sansrtc::rtc::RtcError::DataChannel(
+            DataChannelError::TooManyChannels
+        ))
+    );
+    for _ in 0..3 {
+        v.add_media(MediaKind::Audio, Direction::SendRecv).unwrap();
+    }
+    assert!(v.add_media(MediaKind::Video, Direction::SendRecv).is_err());
+    // Pairs, transactions, queued datagrams: an answer with 30 candidates (120 possible pairs), and the host
+    // never drains `poll_transmit`.
+    let offer = v.create_offer(Instant::ZERO).unwrap();
+    let mut peer = Rtc::new(
+        RtcConfig {
+            rng: RngSource::Seeded(2),
+            certificate: Some(certs()[1].clone()),
+            ..RtcConfig::default()
+        },
+        Instant::ZERO,
+    )
+    .unwrap();
+    for i in 0..30u16 {
+        let ip = std::net::Ipv4Addr::new(198, 51, 100, 7 + i as u8);
+        let a = SocketAddr::new(ip.into(), 7000 + i);
+        peer.add_local_candidate(Candidate::host(a, Protocol::Udp))
+            .unwrap();
+    }
+    let answer = peer.accept_offer(Instant::ZERO, &offer).unwrap();
+    v.accept_answer(Instant::ZERO, &answer).unwrap();
+    let mut now = Instant::ZERO;
+    let mut d = v.diagnostics();
+    for _ in 0..2000 {
+        now = v
+            .poll_timeout()
+            .unwrap_or(now)
+            .max(now + Duration::from_millis(1));
+        v.handle_timeout(now);
+        d = d.max(&v.diagnostics());
+    }
+    eprintln!(
+        "ICE high-water over 2000 timeouts, never drained: {:?}",
+        d.ice
+    );
+    assert_bounded("victim", &d);
+    assert_eq!(d.ice.local_candidates.len, 4);
+    assert_eq!(d.ice.pairs.len, 10, "max_pairs");
+    assert_eq!(d.ice.transactions.len, 2, "max_transactions");
+    assert_eq!(d.ice.queued_transmits.len, 8, "max_queued_transmits");
+    assert!(v.stats().ice.transmits_dropped > 0);
+
+    // SRTP before the keys, and the SRTP send queue, on a connected pair with media.
+    let mut w = world(Options {
+        seed: 61,
+        media: true,
+        config: |c| c.media.max_queued = 32,
+        ..Options::default()
+    });
+    let peer = addr(B_ADDR);
+    // Negotiated, not connected: 1,000 full-size "SRTP" datagrams from the peer's
+    // address wait for the keys, at most 128 of them and 192,000 bytes.
+    let mut junk = vec![0x80u8; 1400];
+    for i in 0..1000u32 {
+        junk[8..12].copy_from_slice(&i.to_be_bytes());
+        inject_a(&mut w, peer, &junk);
+    }
+    let d = w.a().rtc.diagnostics();
+    assert_eq!(d.media.early_srtp.len, 128);
+    assert!(d.media.early_srtp_bytes.len <= 128 * 1500);
+    assert_bounded("A", &d);
+    w.connect(Duration::from_secs(10));
+    // The junk was tried once the keys came, and failed.
+    assert!(w.a().rtc.stats().srtp_in.auth_failures + w.a().rtc.stats().srtp_in.malformed >= 128);
+    assert_eq!(w.a().rtc.diagnostics().media.early_srtp.len, 0);
+    // 100 writes with no `poll_transmit` between: 32 queued, the rest refused.
+    let now = w.sim.now();
+    let node = w.a_mut();
+    node.media.on = false;
+    let audio = node.media.audio.unwrap();
+    let mut refused = 0;
+    for i in 0..100u32 {
+        let r = node
+            .rtc
+            .media(audio)
+            .unwrap()
+            .write_rtp(now, RtpWrite::new(AUDIO_PT, i * 960, false, &[1; 80]));
+        if r.is_err() {
+            refused += 1;
+        }
+    }
+    let d = node.rtc.diagnostics();
+    assert_eq!(d.media.queued_out.len, 32);
+    assert!(refused >= 68, "refused {refused}");
+    assert_bounded("A", &d);
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.a().rtc.state(), RtcState::Connected);
+}
