@@ -630,6 +630,12 @@ impl Sender {
                     self.rtt_probe = None;
                 }
             }
+            // A timed chunk acknowledged earlier by a gap block (or abandoned) gives no
+            // sample now; drop the probe so the next first transmission is timed
+            // (RFC 9260 §6.3.1 C4: an RTT measurement per round trip).
+            if self.rtt_probe.is_some_and(|(t, _)| t == self.cum_ack) {
+                self.rtt_probe = None;
+            }
             self.release(e.msg);
         }
         // Forward progress ends the backoff (as TCP stacks do, RFC 6298 §5.7): the path
