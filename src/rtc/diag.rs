@@ -178,8 +178,24 @@ pub struct MediaDiag {
     pub bytes: usize,
 }
 
-/// Every queue, table and buffer of an [`Rtc`], with its bound: see the
-/// [module docs](self) and [`Rtc::diagnostics`].
+/// Every queue, table and buffer of an [`Rtc`], with its bound ([`Rtc::diagnostics`]).
+///
+/// The figures are what the machine holds right now, not counters: a host (or a test)
+/// reads them to watch memory stay bounded under load or attack, and to see which queue
+/// grows when one does. [`gauges`](Self::gauges) lists every figure by name;
+/// [`over_limit`](Self::over_limit) names the first past its bound (there should never
+/// be one: every limit is enforced where its queue grows).
+///
+/// ```
+/// use sansrtc::rtc::{Rtc, RtcConfig};
+/// use sansrtc::{Instant, RngSource};
+///
+/// let rtc = Rtc::new(RtcConfig { rng: RngSource::Seeded(1), ..RtcConfig::default() }, Instant::ZERO).unwrap();
+/// let d = rtc.diagnostics();
+/// assert_eq!(d.over_limit(), None);
+/// assert_eq!(d.ice.pairs.limit, Some(100));
+/// assert!(d.total_bytes < 1024 * 1024); // mostly the fixed transport-wide CC history
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RtcDiagnostics {
     /// Events waiting for `poll_event`: media events (`max_queued`), channel events
@@ -356,8 +372,8 @@ const MAX_FLIGHT_BYTES: usize = 16 * 1024;
 impl Rtc {
     /// The current size of every queue, table and buffer, per layer, with the configured
     /// limit next to each. Cheap: no allocation (the result is a fixed-size `Copy`
-    /// struct); a pass over the bounded queues to sum their bytes. See [`diag`](self::diag)
-    /// for the layout.
+    /// struct); a pass over the bounded queues to sum their bytes. See
+    /// [`RtcDiagnostics`] for the layout.
     pub fn diagnostics(&self) -> RtcDiagnostics {
         let cfg = &self.config;
         let mc = &cfg.media;
