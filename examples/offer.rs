@@ -569,7 +569,7 @@ mod video {
             .filter(|c| c.is(name))
             .map(|c| c.payload_type)
             .collect();
-        config.media.video_codecs.retain(|c| {
+        std::sync::Arc::make_mut(&mut config.media.video_codecs).retain(|c| {
             keep.contains(&c.payload_type)
                 || (c.is("rtx")
                     && c.fmtp

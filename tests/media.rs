@@ -668,3 +668,65 @@ impl Endpoint for Recorder {
         self.0.poll_timeout()
     }
 }
+
+/// Audio and video added by renegotiation to a connection that began with a data
+/// channel only: SRTP is keyed from the DTLS export kept since the handshake (a
+/// data-only connection builds no SRTP contexts), and media flows both ways.
+#[test]
+fn media_added_by_renegotiation_to_a_data_only_connection() {
+    let (aa, ba): (SocketAddr, SocketAddr) = (
+        "192.0.2.1:5000".parse().unwrap(),
+        "192.0.2.2:6000".parse().unwrap(),
+    );
+    let mut ra = rtc(31, 0, aa);
+    let mut rb = rtc(32, 1, ba);
+    ra.create_data_channel(sansrtc::datachannel::ChannelConfig::default())
+        .unwrap();
+    let offer = ra.create_offer(Instant::ZERO).unwrap();
+    assert!(!offer.contains("m=audio") && !offer.contains("m=video"));
+    let answer = rb.accept_offer(Instant::ZERO, &offer).unwrap();
+    ra.accept_answer(Instant::ZERO, &answer).unwrap();
+    let mut sim = Sim::new(31);
+    sim.set_default_link(lossy(0.0));
+    let a = sim.add_endpoint(aa.ip(), Peer::new(ra, Duration::from_secs(60)));
+    let b = sim.add_endpoint(ba.ip(), Peer::new(rb, Duration::from_secs(60)));
+    assert!(sim.run_until_pred(Instant::from_secs(10), |sim| {
+        sim.endpoint(a).connected && sim.endpoint(b).connected
+    }));
+    let settled = sim.now() + Duration::from_secs(1);
+    sim.run_until(settled);
+    let now = sim.now();
+    let pa = sim.endpoint_mut(a);
+    let audio = pa
+        .rtc
+        .add_media(MediaKind::Audio, Direction::SendRecv)
+        .unwrap();
+    let video = pa
+        .rtc
+        .add_media(MediaKind::Video, Direction::SendRecv)
+        .unwrap();
+    let offer = pa.rtc.create_offer(now).unwrap();
+    (pa.audio, pa.video) = (Some(audio), Some(video));
+    let answer = sim.endpoint_mut(b).rtc.accept_offer(now, &offer).unwrap();
+    sim.endpoint_mut(b).collect();
+    assert_eq!(
+        sim.endpoint(b).added.len(),
+        2,
+        "B learned both transceivers"
+    );
+    sim.endpoint_mut(a).rtc.accept_answer(now, &answer).unwrap();
+    let end = now + Duration::from_secs(3);
+    sim.run_until(end);
+    for (from, to, name) in [(a, b, "A→B"), (b, a, "B→A")] {
+        let (tx, rx) = (sim.endpoint(from), sim.endpoint(to));
+        assert!(tx.video_sent.len() >= 80 * FRAME_PACKETS, "{name}");
+        assert!(
+            rx.video_got.len() + 2 * FRAME_PACKETS >= tx.video_sent.len(),
+            "{name}: {} of {} video packets",
+            rx.video_got.len(),
+            tx.video_sent.len()
+        );
+        assert!(rx.audio_got >= 140, "{name}: audio {}", rx.audio_got);
+    }
+    assert_eq!(sim.endpoint(a).rtc.state(), RtcState::Connected);
+}

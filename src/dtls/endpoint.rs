@@ -137,7 +137,8 @@ impl Dtls {
             queued_bytes: 0,
             early: Vec::new(),
             held: Vec::new(),
-            scratch: Vec::with_capacity(2048),
+            // Grows to the largest record received (about one MTU).
+            scratch: Vec::new(),
             stats: DtlsStats::default(),
         })
     }

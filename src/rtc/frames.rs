@@ -63,7 +63,7 @@ impl Rtc {
         let overhead = self
             .srtp
             .as_ref()
-            .map_or(16, |(tx, _)| tx.profile().rtp_overhead());
+            .map_or(16, |b| b.0.profile().rtp_overhead());
         let max_payload = self
             .config
             .datagram_size

@@ -11,6 +11,7 @@ use crate::jsep::{Codec, Direction, Extmap, MediaDesc, MediaKind, Msid, SsrcDesc
 use crate::rng::Rng;
 use crate::rtp::stream::{RecvStats, RecvStream, SendStats, SendStream};
 use crate::rtp::wire::ext::AudioLevel;
+use std::sync::{Arc, OnceLock};
 
 /// A transceiver's handle in an [`Rtc`]: one audio or video m-line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,14 +21,18 @@ pub struct MediaId(pub u32);
 #[derive(Debug, Clone)]
 pub struct MediaConfig {
     /// Audio codecs we offer and accept, best first. Default: Opus, PCMU, PCMA.
-    pub audio_codecs: Vec<Codec>,
+    ///
+    /// The four lists are shared (`Arc`): every default config points at one copy, so a
+    /// server with thousands of connections keeps one. To change one, assign a new list
+    /// or edit it in place with `Arc::make_mut(&mut config.media.video_codecs)`.
+    pub audio_codecs: Arc<Vec<Codec>>,
     /// Video codecs we offer and accept, best first, with their RTX. Default: VP8, VP9,
     /// H.264 (constrained baseline and baseline, packetization mode 1), AV1.
-    pub video_codecs: Vec<Codec>,
+    pub video_codecs: Arc<Vec<Codec>>,
     /// Audio header extensions we offer and accept.
-    pub audio_extensions: Vec<Extmap>,
+    pub audio_extensions: Arc<Vec<Extmap>>,
     /// Video header extensions we offer and accept.
-    pub video_extensions: Vec<Extmap>,
+    pub video_extensions: Arc<Vec<Extmap>>,
     /// Our direction for m-lines a remote offer adds. Default sendrecv (we may send
     /// back; a host that never writes simply sends nothing).
     pub answer_direction: Direction,
@@ -58,13 +63,34 @@ pub struct MediaConfig {
     pub frames: bool,
 }
 
+/// The default codec and extension lists, built once per process.
+type DefaultLists = (
+    Arc<Vec<Codec>>,
+    Arc<Vec<Codec>>,
+    Arc<Vec<Extmap>>,
+    Arc<Vec<Extmap>>,
+);
+
+fn default_lists() -> &'static DefaultLists {
+    static LISTS: OnceLock<DefaultLists> = OnceLock::new();
+    LISTS.get_or_init(|| {
+        (
+            Arc::new(default_audio_codecs()),
+            Arc::new(default_video_codecs()),
+            Arc::new(default_audio_extensions()),
+            Arc::new(default_video_extensions()),
+        )
+    })
+}
+
 impl Default for MediaConfig {
     fn default() -> Self {
+        let (ac, vc, ae, ve) = default_lists();
         MediaConfig {
-            audio_codecs: default_audio_codecs(),
-            video_codecs: default_video_codecs(),
-            audio_extensions: default_audio_extensions(),
-            video_extensions: default_video_extensions(),
+            audio_codecs: ac.clone(),
+            video_codecs: vc.clone(),
+            audio_extensions: ae.clone(),
+            video_extensions: ve.clone(),
             answer_direction: Direction::SendRecv,
             max_media: 64,
             max_receive_streams: 8,
@@ -191,9 +217,15 @@ impl Transceiver {
     ) -> Transceiver {
         let video = kind == MediaKind::Video;
         let (codecs, exts) = if video {
-            (config.video_codecs.clone(), config.video_extensions.clone())
+            (
+                config.video_codecs.to_vec(),
+                config.video_extensions.to_vec(),
+            )
         } else {
-            (config.audio_codecs.clone(), config.audio_extensions.clone())
+            (
+                config.audio_codecs.to_vec(),
+                config.audio_extensions.to_vec(),
+            )
         };
         let ssrc = rng.u32() | 1;
         let mut rtx_ssrc = rng.u32() | 1;
@@ -554,9 +586,9 @@ impl Rtc {
     pub(super) fn default_codecs(&self, kind: &MediaKind) -> (Vec<Codec>, Vec<Extmap>) {
         let m = &self.config.media;
         if *kind == MediaKind::Video {
-            (m.video_codecs.clone(), m.video_extensions.clone())
+            (m.video_codecs.to_vec(), m.video_extensions.to_vec())
         } else {
-            (m.audio_codecs.clone(), m.audio_extensions.clone())
+            (m.audio_codecs.to_vec(), m.audio_extensions.to_vec())
         }
     }
 

@@ -363,7 +363,10 @@ pub struct Rtc {
     cname: String,
     stream_id: String,
     /// SRTP contexts: (ours, the peer's), once DTLS is up.
-    srtp: Option<(crate::srtp::SrtpContext, crate::srtp::SrtpContext)>,
+    /// Built on first use from `srtp_km` (a data-only connection never pays for them).
+    srtp: Option<Box<(crate::srtp::SrtpContext, crate::srtp::SrtpContext)>>,
+    /// The SRTP keying material DTLS exported, and our DTLS role.
+    srtp_km: Option<Box<(crate::dtls::SrtpKeyingMaterial, DtlsRole)>>,
     /// Incoming SSRC → transceiver.
     routes: HashMap<u32, rtp_io::Route>,
     twcc_rx: crate::rtp::stream::TwccReceiver,
@@ -423,6 +426,7 @@ impl Rtc {
             sections: Vec::new(),
             pending_offer: None,
             srtp: None,
+            srtp_km: None,
             routes: HashMap::new(),
             twcc_rx: crate::rtp::stream::TwccReceiver::new(Default::default()),
             twcc_tx: crate::rtp::stream::TwccSender::new(Default::default()),

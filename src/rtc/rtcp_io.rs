@@ -49,7 +49,7 @@ fn ntp_mid32(ntp: u64) -> u32 {
 impl Rtc {
     /// An SRTP or SRTCP datagram from the peer.
     pub(super) fn handle_srtp(&mut self, now: Instant, data: &[u8]) {
-        if self.srtp.is_none() {
+        if !self.make_srtp() {
             // The peer's keys come with our side of the handshake finishing; its media
             // may arrive first (a DTLS server sends right after its Finished, which may
             // be lost). The latest datagrams wait for the keys.
@@ -74,7 +74,7 @@ impl Rtc {
         buf.clear();
         buf.extend_from_slice(data);
         let rtcp = is_rtcp(&buf);
-        let res = match self.srtp.as_mut() {
+        let res = match self.srtp.as_deref_mut() {
             Some((_, rx)) if rtcp => rx.unprotect_rtcp(&mut buf),
             Some((_, rx)) => rx.unprotect_rtp(&mut buf),
             None => Err(crate::srtp::SrtpError::Malformed),
@@ -470,7 +470,7 @@ impl Rtc {
 
     /// The media timers: NACKs due, transport-wide feedback, regular reports.
     pub(super) fn media_timeout(&mut self, now: Instant) {
-        if self.srtp.is_none() || self.closed {
+        if self.closed || self.media.is_empty() || !self.make_srtp() {
             return;
         }
         let mut buf = [0u8; RTCP_BUF];
@@ -568,7 +568,7 @@ impl Rtc {
         let Some(pair) = self.ice.selected_pair() else {
             return;
         };
-        let Some((tx, _)) = self.srtp.as_mut() else {
+        let Some((tx, _)) = self.srtp.as_deref_mut() else {
             return;
         };
         for t in self.media.iter().filter(|t| t.send.is_some()) {
@@ -597,7 +597,13 @@ impl Rtc {
 
     /// The next media deadline.
     pub(super) fn media_poll_timeout(&self) -> Option<Instant> {
-        self.srtp.as_ref()?;
+        if self.closed || self.media.is_empty() || self.srtp_km.is_none() {
+            return None;
+        }
+        if self.srtp.is_none() {
+            // Media was added after DTLS: `media_timeout` builds the contexts.
+            return Some(self.last_now);
+        }
         let mut t = self.rtcp_at;
         t = crate::time::earliest(t, self.twcc_rx.poll_timeout());
         for m in &self.media {

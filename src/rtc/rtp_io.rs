@@ -35,8 +35,26 @@ fn profile(p: crate::dtls::SrtpProfile) -> Profile {
 }
 
 impl Rtc {
-    /// DTLS is up: the SRTP contexts of both directions.
+    /// DTLS is up: keep the SRTP keying material; the contexts of both directions are
+    /// built now if media is negotiated, else on first use.
     pub(super) fn srtp_keys(&mut self, km: &SrtpKeyingMaterial, role: DtlsRole) {
+        self.srtp = None;
+        self.srtp_km = Some(Box::new((km.clone(), role)));
+        if self.media.iter().any(|t| !t.codecs.is_empty()) {
+            self.make_srtp();
+        }
+    }
+
+    /// Builds the SRTP contexts from the keying material if they do not exist yet;
+    /// whether they exist now.
+    pub(super) fn make_srtp(&mut self) -> bool {
+        if self.srtp.is_some() {
+            return true;
+        }
+        let Some(b) = self.srtp_km.as_deref() else {
+            return false;
+        };
+        let (km, role) = (&b.0, b.1);
         let p = profile(km.profile);
         let cfg = SrtpConfig::default();
         let (lk, ls) = km.local(role);
@@ -45,8 +63,15 @@ impl Rtc {
             SrtpContext::new(p, lk, ls, cfg),
             SrtpContext::new(p, rk, rs, cfg),
         ) {
-            (Ok(tx), Ok(rx)) => self.srtp = Some((tx, rx)),
-            _ => tracing::warn!("SRTP keys of the wrong length"),
+            (Ok(tx), Ok(rx)) => {
+                self.srtp = Some(Box::new((tx, rx)));
+                true
+            }
+            _ => {
+                tracing::warn!("SRTP keys of the wrong length");
+                self.srtp_km = None;
+                false
+            }
         }
     }
 
@@ -127,7 +152,8 @@ impl Rtc {
 
     /// Protects a plain RTP (`rtcp` false) or RTCP packet and queues it.
     pub(super) fn queue_srtp(&mut self, plain: &[u8], rtcp: bool) -> Result<(), RtcError> {
-        let Some((tx, _)) = self.srtp.as_mut() else {
+        self.make_srtp();
+        let Some((tx, _)) = self.srtp.as_deref_mut() else {
             return Err(RtcError::Media("no SRTP keys yet (DTLS not connected)"));
         };
         if self.media_out.len() >= self.config.media.max_queued {

@@ -218,8 +218,12 @@ fn crc32_with_length(raw: &[u8], end: usize, attr_total: usize) -> u32 {
 }
 
 /// HMAC-SHA1 key for STUN message integrity.
+///
+/// Holds the key bytes only (tens of bytes rather than the ~1.2 KB of a prepared HMAC
+/// key); the HMAC is keyed per message, which costs two SHA-1 blocks on messages that
+/// are rare next to media and data.
 #[derive(Clone)]
-pub struct IntegrityKey(hmac::Key);
+pub struct IntegrityKey(Box<[u8]>);
 
 impl core::fmt::Debug for IntegrityKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -231,24 +235,19 @@ impl IntegrityKey {
     /// Short-term credential key (RFC 8489 §9.1.1): the password itself. ICE passwords are
     /// ASCII, so OpaqueString processing leaves them unchanged.
     pub fn short_term(password: &str) -> Self {
-        IntegrityKey(hmac::Key::new(
-            hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-            password.as_bytes(),
-        ))
+        IntegrityKey(password.as_bytes().into())
     }
 
     /// Long-term credential key (RFC 8489 §9.2.2): MD5(username ":" realm ":" password).
     /// The inputs must already be SASLprep/OpaqueString processed.
     pub fn long_term(username: &str, realm: &str, password: &str) -> Self {
         let digest = md5::compute(format!("{username}:{realm}:{password}"));
-        IntegrityKey(hmac::Key::new(
-            hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-            &digest.0,
-        ))
+        IntegrityKey(digest.0.as_slice().into())
     }
 
     fn sign(&self, raw: &[u8], end: usize) -> hmac::Tag {
-        let mut ctx = hmac::Context::with_key(&self.0);
+        let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &self.0);
+        let mut ctx = hmac::Context::with_key(&key);
         let len = (end + 24 - HEADER_LEN) as u16;
         ctx.update(raw.get(..2).unwrap_or_default());
         ctx.update(&len.to_be_bytes());

@@ -368,7 +368,11 @@ struct Sent {
 /// matches feedback (§3.1) to them.
 #[derive(Debug, Clone)]
 pub struct TwccSender {
+    /// The ring of sent packets, allocated on the first packet numbered (a connection
+    /// without transport-cc media never pays for it).
     slots: Vec<Sent>,
+    /// How many slots the ring gets.
+    capacity: usize,
     next_ext: u64,
     first_ext: u64,
     /// Bytes newly acked per feedback, with the feedback's arrival, for the last second.
@@ -387,7 +391,8 @@ impl TwccSender {
     pub fn new(config: TwccSenderConfig) -> Self {
         let first = FIRST_CYCLE + u64::from(config.initial_seq);
         TwccSender {
-            slots: vec![Sent::default(); config.history.min(MAX_WINDOW)],
+            slots: Vec::new(),
+            capacity: config.history.min(MAX_WINDOW),
             next_ext: first,
             first_ext: first,
             acked: VecDeque::new(),
@@ -400,6 +405,9 @@ impl TwccSender {
     pub fn next_seq(&mut self, now: Instant, size: usize) -> u16 {
         let ext = self.next_ext;
         self.next_ext += 1;
+        if self.slots.len() < self.capacity {
+            self.slots = vec![Sent::default(); self.capacity];
+        }
         let len = self.slots.len() as u64;
         if let Some(slot) = self.slots.get_mut((ext % len.max(1)) as usize) {
             *slot = Sent {

@@ -278,7 +278,7 @@ impl Association {
             peer_reconfig: init.supports(ct::RECONFIG),
             created: now,
         }
-        .seal(&self.cookie_key);
+        .seal(&hmac::Key::new(hmac::HMAC_SHA256, &self.cookie_key));
         let params = self.init_params(Some(&cookie));
         let ack = self.init_chunk(&params);
         let mut buf = vec![0u8; 64 + params.len() + COMMON_HEADER_LEN];
@@ -366,7 +366,10 @@ impl Association {
     }
 
     fn on_cookie_echo(&mut self, now: Instant, c: &RawChunk<'_>) {
-        let Some(cookie) = Cookie::open(c.value, &self.cookie_key) else {
+        let Some(cookie) = Cookie::open(
+            c.value,
+            &hmac::Key::new(hmac::HMAC_SHA256, &self.cookie_key),
+        ) else {
             return;
         };
         if cookie.my_tag != self.my_tag || cookie.my_initial_tsn != self.my_initial_tsn {
