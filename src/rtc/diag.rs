@@ -506,7 +506,7 @@ impl Rtc {
         let (ssrc_in, ssrc_out) = self
             .srtp
             .as_ref()
-            .map_or((0, 0), |(tx, rx)| (rx.ssrc_count(), tx.ssrc_count()));
+            .map_or((0, 0), |p| (p.1.ssrc_count(), p.0.ssrc_count()));
         let srtp_max = crate::srtp::SrtpConfig::default().max_ssrcs;
         let (twcc, twcc_limit) = self.twcc_rx.tracked();
         let (twcc_tx_slots, _) = self.twcc_tx.tracked();

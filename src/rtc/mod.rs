@@ -584,9 +584,9 @@ impl Rtc {
         if let Some(d) = &self.dtls {
             s.dtls = d.stats().clone();
         }
-        if let Some((tx, rx)) = &self.srtp {
-            s.srtp_in = rx.stats();
-            s.srtp_out = tx.stats();
+        if let Some(p) = self.srtp.as_deref() {
+            s.srtp_in = p.1.stats();
+            s.srtp_out = p.0.stats();
         }
         if let Some(dc) = &self.dc {
             s.sctp = dc.association().stats();
