@@ -27,6 +27,10 @@ echo "== cargo test (all features)"
 cargo test --all-features --all-targets
 cargo test --all-features --doc
 
+echo "== robustness at full size (release): the 1,000,000-datagram flood and the one-hour soak"
+# Debug builds (above) run these scaled down and say so; here they run at full size.
+cargo test --release --features sim --test hostile --test faults --test soak
+
 echo "== cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --all-features --no-deps --quiet
 

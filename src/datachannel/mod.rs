@@ -237,6 +237,17 @@ impl DataChannels {
         }
     }
 
+    /// Channels with state (open, opening or closing): at most `max_channels`.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Events waiting for `poll_event` (channel events only; messages stay in the
+    /// association until asked for).
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// Starts the association (WebRTC peers both do, once DTLS is up).
     pub fn connect(&mut self, now: Instant) {
         self.assoc.connect(now);

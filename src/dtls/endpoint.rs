@@ -13,7 +13,8 @@ use super::wire::alert::{Alert, AlertDescription, AlertLevel};
 use super::wire::handshake::{HandshakeType, parse_fragment};
 use super::wire::record::{ContentType, MAX_PLAINTEXT, RECORD_HEADER_LEN, Record, records};
 use super::{
-    CloseReason, DtlsConnected, DtlsError, DtlsEvent, DtlsRole, DtlsStats, SrtpKeyingMaterial,
+    CloseReason, DtlsConnected, DtlsDiagnostics, DtlsError, DtlsEvent, DtlsRole, DtlsStats,
+    SrtpKeyingMaterial,
 };
 use crate::rng::Rng;
 use crate::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use crate::time::{Duration, Instant};
 type Sink<'a> = Option<&'a mut dyn FnMut(&[u8])>;
 
 /// Most datagrams waiting in the output queue.
-const MAX_OUT_DATAGRAMS: usize = 4096;
+const MAX_OUT_DATAGRAMS: usize = super::MAX_QUEUED_DATAGRAMS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -436,6 +437,11 @@ impl Dtls {
                 self.hs = Handshake::ServerListening(listening);
                 self.stats.records_in += 1;
                 if let Some(d) = reply {
+                    // RFC 6347 §4.2.1: the listening server keeps no state per hello, and
+                    // that includes its answers: only the latest HelloVerifyRequest waits
+                    // for the host (nothing else is sent while listening), so a flood of
+                    // hellos cannot fill the output queue.
+                    self.out.clear();
                     self.push_out(d);
                 }
             }
@@ -727,6 +733,48 @@ impl Dtls {
                 self.stats.datagrams_out += 1;
                 return Some(d.len());
             }
+        }
+    }
+
+    /// Current sizes of the endpoint's buffers and queues. Cheap: no allocation, one pass
+    /// over each (bounded) queue to sum its bytes.
+    pub fn diagnostics(&self) -> DtlsDiagnostics {
+        let sum = |q: &mut dyn Iterator<Item = usize>| q.sum::<usize>();
+        let queued_datagram_bytes = sum(&mut self.out.iter().map(Vec::len));
+        let flight_bytes = self.flight.as_ref().map_or(0, |f| {
+            f.items
+                .iter()
+                .map(|i| match i {
+                    FlightItem::Handshake { body, .. } => body.len() + 12,
+                    FlightItem::ChangeCipherSpec => 1,
+                })
+                .sum()
+        });
+        let early = sum(&mut self.early.iter().map(Vec::len));
+        let held = sum(&mut self.held.iter().map(Vec::len));
+        let event_bytes = sum(&mut self.events.iter().map(|e| match e {
+            DtlsEvent::ApplicationData(d) => d.len(),
+            DtlsEvent::Connected(c) => c.peer_certificate.len(),
+            DtlsEvent::Closed(_) => 0,
+        }));
+        let reassembly_bytes = self.reasm.held_bytes();
+        DtlsDiagnostics {
+            reassembly_bytes,
+            queued_datagrams: self.out.len(),
+            queued_datagram_bytes,
+            flight_bytes,
+            queued_app_bytes: self.queued_bytes,
+            early_records: self.early.len(),
+            held_records: self.held.len(),
+            events: self.events.len(),
+            bytes: reassembly_bytes
+                + queued_datagram_bytes
+                + flight_bytes
+                + self.queued_bytes
+                + early
+                + held
+                + event_bytes
+                + self.scratch.capacity(),
         }
     }
 

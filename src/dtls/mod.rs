@@ -216,3 +216,33 @@ pub struct DtlsStats {
     /// Application data bytes sent.
     pub app_bytes_out: u64,
 }
+
+/// Current sizes of a [`Dtls`] endpoint's buffers and queues
+/// ([`Dtls::diagnostics`]). The limits are the matching [`DtlsConfig`] fields, and 4096
+/// datagrams for the output queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DtlsDiagnostics {
+    /// Handshake bytes held for reassembly (limit `max_reassembly_bytes`).
+    pub reassembly_bytes: usize,
+    /// Datagrams waiting for `poll_datagram` (limit 4096).
+    pub queued_datagrams: usize,
+    /// Bytes of those datagrams.
+    pub queued_datagram_bytes: usize,
+    /// Bytes of the current flight kept for retransmission.
+    pub flight_bytes: usize,
+    /// Application data queued by `send` before the connection is up (limit
+    /// `max_queued_bytes`).
+    pub queued_app_bytes: usize,
+    /// Records held for keys not known yet (limit `max_buffered_records`).
+    pub early_records: usize,
+    /// Application data records held until the fingerprint is checked (limit
+    /// `max_buffered_records`).
+    pub held_records: usize,
+    /// Events waiting for `poll_event` (limit `max_events`).
+    pub events: usize,
+    /// Approximate bytes held by all of the above.
+    pub bytes: usize,
+}
+
+/// Most datagrams a [`Dtls`] endpoint queues for `poll_datagram`.
+pub const MAX_QUEUED_DATAGRAMS: usize = 4096;

@@ -114,7 +114,6 @@ impl Reassembler {
     }
 
     /// Bytes held.
-    #[cfg(test)]
     pub(crate) fn held_bytes(&self) -> usize {
         self.bytes
     }

@@ -101,6 +101,8 @@ pub struct IceAgent {
     pub(crate) next_consent: Instant,
     pub(crate) last_sent_selected: Instant,
     pub(crate) previous: Option<Previous>,
+    /// A pair being checked to replace the selected one after a NAT rebinding.
+    pub(crate) rebind_to: Option<usize>,
     pub(crate) state: IceConnectionState,
     pub(crate) events: VecDeque<IceEvent>,
     pub(crate) out: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
@@ -146,6 +148,7 @@ impl IceAgent {
             next_consent: now,
             last_sent_selected: now,
             previous: None,
+            rebind_to: None,
             state: IceConnectionState::New,
             events: VecDeque::new(),
             out: VecDeque::new(),
@@ -387,6 +390,7 @@ impl IceAgent {
         self.remote.clear();
         self.remote_eoc = false;
         self.pairs.clear();
+        self.rebind_to = None;
         self.triggered.clear();
         self.txs
             .retain(|t| matches!(t.kind, TxKind::Gather { .. } | TxKind::Consent { .. }));

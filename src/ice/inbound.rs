@@ -55,6 +55,13 @@ impl IceAgent {
         let m = stun::error_response(&pkt.message, code, reason, pkt.unknown_required());
         let mut buf = [0u8; 512];
         if let Ok(n) = stun::encode(m, key, true, &mut buf) {
+            // No amplification (RFC 8489 §6.3.4 lets a server answer; nothing says it
+            // must answer a stranger with more than it sent): an unauthenticated answer
+            // never outweighs the request, or it is not sent.
+            if key.is_none() && n > rx.contents.len() {
+                self.stats.error_responses_suppressed += 1;
+                return;
+            }
             self.stats.error_responses_sent += 1;
             let bytes = buf.get(..n).unwrap_or_default().to_vec();
             self.queue(rx.destination, rx.source, bytes);
@@ -262,6 +269,17 @@ impl IceAgent {
                 p.nominate_on_success = true;
             }
         }
+        if self.rebinding_candidate(pair) {
+            // NAT rebinding: the selected pair has had no consent response for a while
+            // (Disconnected) and the peer's authenticated checks now come from a new
+            // address to the same local base. Consent is per 5-tuple (RFC 7675 §5.1):
+            // check the new one; if it answers, it becomes the selected pair.
+            self.rebind_to = Some(pair);
+            if state != Some(PairState::InProgress) {
+                self.trigger(pair);
+            }
+            return;
+        }
         if self.selected.is_some() && self.selected != Some(pair) && !use_candidate {
             return;
         }
@@ -278,6 +296,22 @@ impl IceAgent {
             }
             Some(_) => self.trigger(pair),
         }
+    }
+
+    /// True when `pair` could replace the selected pair after a NAT rebinding: the
+    /// selected pair lost its consent responses (Disconnected) and `pair` shares its
+    /// local base but reaches the peer at another address.
+    fn rebinding_candidate(&self, pair: usize) -> bool {
+        if self.state != IceConnectionState::Disconnected || self.config.lite {
+            return false;
+        }
+        let (Some(sel), Some(p)) = (
+            self.selected.and_then(|s| self.pairs.get(s)),
+            self.pairs.get(pair),
+        ) else {
+            return false;
+        };
+        self.selected != Some(pair) && sel.local == p.local && sel.remote != p.remote
     }
 
     fn trigger(&mut self, pair: usize) {
@@ -443,6 +477,18 @@ impl IceAgent {
         for q in &mut self.pairs {
             if q.state == PairState::Frozen && q.foundation == foundation {
                 q.state = PairState::Waiting;
+            }
+        }
+        if self.rebind_to == Some(pair) {
+            self.rebind_to = None;
+            if self.state == IceConnectionState::Disconnected {
+                tracing::debug!("ice: the peer's address changed; following it");
+                // Not a nomination: the peer's view of the 5-tuple did not change.
+                if let Some(old) = self.selected.take().and_then(|i| self.pairs.get_mut(i)) {
+                    old.nominated = false;
+                }
+                self.select(now, pair);
+                return;
             }
         }
         if (nominate && self.controlling) || (nominated_by_peer && !self.controlling) {

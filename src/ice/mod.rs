@@ -46,6 +46,7 @@ mod agent;
 mod candidate;
 mod config;
 mod consent;
+mod diag;
 mod inbound;
 mod pair;
 mod relay;
@@ -60,6 +61,7 @@ pub use candidate::{
     Candidate, CandidateKind, CandidateParseError, candidate_priority, foundation, pair_priority,
 };
 pub use config::{Credentials, IceConfig};
+pub use diag::IceDiagnostics;
 pub use pair::{PairState, PairStats, SelectedPair};
 pub use relay::{CandidateCounts, RelayedDatagram};
 pub use turn::{IceServer, IceTransportPolicy, TurnError, TurnStats};
@@ -137,6 +139,9 @@ pub struct IceStats {
     pub responses_sent: u64,
     /// Error responses sent (400, 401, 420, 487).
     pub error_responses_sent: u64,
+    /// Unauthenticated error responses not sent because they would have been larger
+    /// than the request (no amplification towards unauthenticated addresses).
+    pub error_responses_suppressed: u64,
     /// Requests or responses that failed authentication.
     pub auth_failures: u64,
     /// Datagrams that looked like STUN but did not parse.

@@ -71,6 +71,16 @@ impl Rtc {
         if let Some(n) = self.stats.datagrams_in.get_mut(slot) {
             *n += 1;
         }
+        if matches!(kind, DatagramKind::Dtls | DatagramKind::Rtp)
+            && !self.is_peer_address(rx.source)
+        {
+            // Only STUN may come from anywhere (it authenticates itself). DTLS and SRTP
+            // come from the peer's candidates: signalled ones, or peer-reflexive ones
+            // learned from its authenticated checks (RFC 8445 §7.3.1.3). A stranger's
+            // datagram costs no crypto and reaches no state.
+            self.stats.dropped_unknown_source += 1;
+            return;
+        }
         match kind {
             DatagramKind::Stun => {
                 self.ice.handle_receive(now, rx);
@@ -87,6 +97,13 @@ impl Rtc {
             DatagramKind::Rtp => self.handle_srtp(now, rx.contents),
             _ => {}
         }
+    }
+
+    /// Whether `source` is one of the peer's addresses: the selected pair's remote (also
+    /// the previous generation's during an ICE restart) or a remote candidate.
+    fn is_peer_address(&self, source: core::net::SocketAddr) -> bool {
+        self.ice.selected_pair().is_some_and(|p| p.remote == source)
+            || self.ice.remote_candidates().any(|c| c.addr == source)
     }
 
     /// Runs every layer's timers.

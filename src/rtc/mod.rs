@@ -52,12 +52,15 @@
 //! # let _ = chan;
 //! ```
 
+mod diag;
 mod frames;
 mod io;
 mod media;
 mod negotiate;
 mod rtcp_io;
 mod rtp_io;
+#[cfg(feature = "sim")]
+mod sim_hooks;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -66,6 +69,9 @@ mod tests_media;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+pub use diag::{
+    DataChannelDiag, DtlsDiag, GAUGES, Gauge, IceDiag, MediaDiag, RtcDiagnostics, SctpDiag,
+};
 pub use frames::MediaFrame;
 pub use media::{KeyframeKind, Media, MediaConfig, MediaId, MediaStats, RtpPacket, RtpWrite};
 
@@ -303,6 +309,9 @@ pub struct RtcStats {
     pub datachannel: DataChannelStats,
     /// Datagrams received, by kind: STUN, DTLS, RTP/RTCP, other.
     pub datagrams_in: [u64; 4],
+    /// DTLS and SRTP datagrams dropped because they came from no address of the peer's
+    /// (no remote candidate, not the selected pair).
+    pub dropped_unknown_source: u64,
     /// Datagrams sent.
     pub datagrams_out: u64,
     /// Bytes received and sent (UDP payloads).
@@ -320,6 +329,11 @@ pub struct RtcStats {
     pub remote_candidates: CandidateCounts,
     /// Each TURN server's counters (allocations, refreshes, relayed datagrams).
     pub turn: Vec<TurnStats>,
+    /// SRTP/SRTCP of the peer's direction: packets unprotected, and those dropped as
+    /// forged or corrupted (`auth_failures`), replayed (`replays`) or malformed.
+    pub srtp_in: crate::srtp::SrtpStats,
+    /// SRTP/SRTCP of our direction (packets protected).
+    pub srtp_out: crate::srtp::SrtpStats,
 }
 
 /// What the last completed negotiation fixed.
@@ -393,10 +407,11 @@ pub struct Rtc {
     nack_scratch: Vec<u16>,
     /// When the next regular RTCP reports are due.
     rtcp_at: Option<Instant>,
-    /// SRTP datagrams that came before the keys.
+    /// SRTP datagrams that came before the keys, and their bytes.
     early_srtp: VecDeque<Vec<u8>>,
     /// Where datagrams unwrapped from a TURN stream land (allocated on first use).
     turn_rx: Vec<u8>,
+    early_srtp_bytes: usize,
 }
 
 impl core::fmt::Debug for Rtc {
@@ -459,6 +474,7 @@ impl Rtc {
             rtcp_at: None,
             early_srtp: VecDeque::new(),
             turn_rx: Vec::new(),
+            early_srtp_bytes: 0,
             scratch: vec![0u8; config.datagram_size.max(256)],
             config,
             ice,
@@ -629,6 +645,10 @@ impl Rtc {
         s.turn = self.ice.turn_stats().cloned().collect();
         if let Some(d) = &self.dtls {
             s.dtls = d.stats().clone();
+        }
+        if let Some(p) = self.srtp.as_deref() {
+            s.srtp_in = p.1.stats();
+            s.srtp_out = p.0.stats();
         }
         if let Some(dc) = &self.dc {
             s.sctp = dc.association().stats();

@@ -98,6 +98,22 @@ impl Rtc {
         Ok(text)
     }
 
+    /// Restarts ICE (W3C `restartIce()`, RFC 8445 §9): new local credentials at once;
+    /// the next [`create_offer`](Self::create_offer) carries them, and the peer restarts
+    /// too when it accepts it. The selected pair keeps carrying data (with consent
+    /// checks in the old credentials) until the new generation selects a pair. Call it
+    /// in the stable state; the offer/answer that follows completes the restart.
+    pub fn restart_ice(&mut self, now: Instant) -> Result<(), RtcError> {
+        if self.closed {
+            return Err(RtcError::Closed);
+        }
+        if self.signaling != SignalingState::Stable {
+            return Err(JsepError::Unusable("ICE restart outside the stable state").into());
+        }
+        self.ice.restart(now, None);
+        Ok(())
+    }
+
     /// Abandons our pending offer (have-local-offer → stable). Media added for it stay
     /// and go into the next offer.
     pub fn rollback(&mut self) {

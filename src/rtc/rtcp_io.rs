@@ -11,7 +11,9 @@ use crate::rtp::wire::{
 };
 
 /// SRTP datagrams kept while the keys are not known yet.
-const MAX_EARLY_SRTP: usize = 128;
+pub(super) const MAX_EARLY_SRTP: usize = 128;
+/// Bytes of those datagrams, at most (128 full-size packets).
+pub(super) const MAX_EARLY_SRTP_BYTES: usize = 128 * 1500;
 
 /// Room for one RTCP compound.
 const RTCP_BUF: usize = 1200;
@@ -51,11 +53,17 @@ impl Rtc {
             // The peer's keys come with our side of the handshake finishing; its media
             // may arrive first (a DTLS server sends right after its Finished, which may
             // be lost). The latest datagrams wait for the keys.
-            if self.dtls.is_some() {
-                if self.early_srtp.len() >= MAX_EARLY_SRTP {
-                    self.early_srtp.pop_front();
+            if self.dtls.is_some() && data.len() <= MAX_EARLY_SRTP_BYTES {
+                while self.early_srtp.len() >= MAX_EARLY_SRTP
+                    || self.early_srtp_bytes + data.len() > MAX_EARLY_SRTP_BYTES
+                {
+                    let Some(old) = self.early_srtp.pop_front() else {
+                        break;
+                    };
+                    self.early_srtp_bytes = self.early_srtp_bytes.saturating_sub(old.len());
                     self.stats.media_dropped += 1;
                 }
+                self.early_srtp_bytes += data.len();
                 self.early_srtp.push_back(data.to_vec());
             } else {
                 self.stats.media_dropped += 1;

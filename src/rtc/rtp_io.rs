@@ -77,6 +77,7 @@ impl Rtc {
 
     /// Media that arrived before the keys.
     pub(super) fn handle_early_srtp(&mut self, now: Instant) {
+        self.early_srtp_bytes = 0;
         while let Some(d) = self.early_srtp.pop_front() {
             self.handle_srtp(now, &d);
         }

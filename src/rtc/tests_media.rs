@@ -180,3 +180,54 @@ fn an_ssrc_is_learned_from_the_mid_or_a_payload_type_only_one_m_line_has() {
     assert!(rtp_events(&mut b).is_empty());
     assert_eq!(b.stats().media_unrouted, 1);
 }
+
+/// A thousand SSRCs (as a peer holding the SRTP keys could send): incoming streams per
+/// transceiver stop at `max_receive_streams`, routes at 256, media events waiting for
+/// `poll_event` at `max_queued` (the rest dropped and counted); diagnostics agree.
+#[test]
+fn receive_streams_routes_and_media_events_are_bounded() {
+    let mut b = Rtc::new(
+        RtcConfig {
+            rng: RngSource::Seeded(7),
+            media: MediaConfig {
+                max_receive_streams: 4,
+                max_queued: 16,
+                ..MediaConfig::default()
+            },
+            ..RtcConfig::default()
+        },
+        Instant::ZERO,
+    )
+    .unwrap();
+    let offer: String = CHROMIUM_AV
+        .lines()
+        .filter(|l| !l.starts_with("a=ssrc"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    b.accept_offer(Instant::ZERO, &offer).unwrap();
+    while b.poll_event().is_some() {}
+    let now = Instant::from_millis(10);
+    for ssrc in 0..1000u32 {
+        // 96 (VP8) routes to the video m-line alone.
+        b.handle_rtp(now, &packet(1000 + ssrc, 96, 1, &[], b"v"));
+    }
+    // More packets of an accepted stream than the event queue holds.
+    for seq in 2..102u16 {
+        b.handle_rtp(now, &packet(1000, 96, seq, &[], b"v"));
+    }
+    let d = b.diagnostics();
+    assert_eq!(d.over_limit(), None, "{d:#?}");
+    assert_eq!(d.media.receive_streams.len, 4);
+    assert!(d.media.routes.len <= 256);
+    assert_eq!(d.events.len, 16);
+    let queued = rtp_events(&mut b).len();
+    assert_eq!(queued, 16, "max_queued media events");
+    let st = b.stats();
+    // 996 streams refused, 104 - 16 packets of the accepted ones over the event bound.
+    assert!(
+        st.media_dropped + st.media_unrouted >= 996 + 88,
+        "{} + {}",
+        st.media_dropped,
+        st.media_unrouted
+    );
+}

@@ -280,3 +280,45 @@ pub struct SctpStats {
     /// Our advertised receive window.
     pub local_rwnd: usize,
 }
+
+/// Current sizes of an [`Association`]'s buffers and queues
+/// ([`Association::diagnostics`]), with the bounds that apply to them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SctpDiagnostics {
+    /// Bytes accepted by `send` and not yet acknowledged or abandoned (limit
+    /// [`SctpConfig::send_buffer`]).
+    pub send_queue_bytes: usize,
+    /// Messages in the send queue (each holds at least one byte of `send_queue_bytes`).
+    pub send_queue_messages: usize,
+    /// Bytes sent and not yet acknowledged.
+    pub in_flight_bytes: usize,
+    /// DATA chunks with a TSN not yet acknowledged (bounded by `send_queue_bytes`: each
+    /// carries at least one byte).
+    pub in_flight_chunks: usize,
+    /// Chunks queued for retransmission (at most `in_flight_chunks`).
+    pub retransmit_queue: usize,
+    /// Bytes not yet sent once, over all streams (the W3C buffered amounts).
+    pub buffered_total: usize,
+    /// The largest buffered amount of one stream.
+    pub buffered_max_stream: usize,
+    /// Bytes held by the receiver: out of order, in reassembly, waiting for order, and
+    /// delivered but not yet taken by `poll_event` (limit [`SctpConfig::receive_buffer`]).
+    pub receive_bytes: usize,
+    /// Out-of-order DATA chunks held beyond a gap.
+    pub out_of_order_chunks: usize,
+    /// Slots of the out-of-order table (limit: `out_of_order_limit`).
+    pub out_of_order_slots: usize,
+    /// The out-of-order table's bound (from the receive buffer: `receive_buffer / 256`,
+    /// clamped to 64..=8192).
+    pub out_of_order_limit: usize,
+    /// Outgoing streams with state (limit [`SctpConfig::max_active_streams`]).
+    pub streams_out: usize,
+    /// Incoming streams with state (limit [`SctpConfig::max_active_streams`]).
+    pub streams_in: usize,
+    /// Control packets waiting to be sent (limit 16).
+    pub control_packets: usize,
+    /// Events waiting for `poll_event` (limit [`SctpConfig::max_events`]).
+    pub events: usize,
+    /// Approximate bytes held by all of the above.
+    pub bytes: usize,
+}

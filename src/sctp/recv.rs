@@ -132,6 +132,19 @@ impl Receiver {
         }
     }
 
+    /// Sizes for diagnostics: (out-of-order chunks held, their slots, streams with
+    /// state, messages ready, bytes ready, the out-of-order bound).
+    pub(crate) fn sizes(&self) -> (usize, usize, usize, usize, usize, usize) {
+        (
+            self.ooo_count,
+            self.ooo.len(),
+            self.streams.len(),
+            self.ready.len(),
+            self.ready_bytes,
+            self.max_ooo,
+        )
+    }
+
     /// Starts at the peer's initial TSN.
     pub(crate) fn establish(&mut self, peer_initial_tsn: u32, inbound_streams: u16) {
         self.cum_tsn = peer_initial_tsn.wrapping_sub(1);

@@ -641,6 +641,12 @@ impl Sender {
                     self.rtt_probe = None;
                 }
             }
+            // A timed chunk acknowledged earlier by a gap block (or abandoned) gives no
+            // sample now; drop the probe so the next first transmission is timed
+            // (RFC 9260 §6.3.1 C4: an RTT measurement per round trip).
+            if self.rtt_probe.is_some_and(|(t, _)| t == self.cum_ack) {
+                self.rtt_probe = None;
+            }
             self.release(e.msg);
         }
         // Forward progress ends the backoff (as TCP stacks do, RFC 6298 §5.7): the path
@@ -999,6 +1005,24 @@ impl Sender {
     /// association to learn whether a FORWARD TSN is still needed.
     pub(crate) fn forward_tsn_needed(&self) -> bool {
         lt(self.cum_ack, self.adv_ack)
+    }
+
+    /// Sizes for diagnostics: (messages queued, streams with state, chunks in flight,
+    /// retransmission queue, buffered amount: total and the largest stream's).
+    pub(crate) fn sizes(&self) -> (usize, usize, usize, usize, usize, usize) {
+        let messages = self.msgs.len() - self.free.len();
+        let (total, largest) = self
+            .streams
+            .values()
+            .fold((0, 0), |(t, m), s| (t + s.buffered, m.max(s.buffered)));
+        (
+            messages,
+            self.streams.len(),
+            self.inflight.len(),
+            self.rtx.len(),
+            total,
+            largest,
+        )
     }
 
     /// Outstanding bytes on a stream not yet sent (W3C bufferedAmount).

@@ -262,6 +262,15 @@ impl<E: Endpoint> Sim<E> {
         self.nats.get(nat.0).map_or(0, |n| n.mapping_count())
     }
 
+    /// Forgets every mapping of a NAT at once, as a NAT reboot or a mobile handover does
+    /// (RFC 4787 §4.3): the next outbound datagram of each host behind it gets a new
+    /// public port, and datagrams to the old ports are dropped.
+    pub fn rebind_nat(&mut self, nat: NatId) {
+        if let Some(n) = self.nats.get_mut(nat.0) {
+            n.clear();
+        }
+    }
+
     /// The link configuration used when no per-pair one is set.
     pub fn set_default_link(&mut self, cfg: LinkConfig) {
         self.default_link = cfg;

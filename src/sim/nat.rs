@@ -173,6 +173,11 @@ impl Nat {
             .map(|m| m.internal)
     }
 
+    /// Drops every mapping; ports keep counting up, so new mappings get new ports.
+    pub fn clear(&mut self) {
+        self.mappings.clear();
+    }
+
     /// Number of live mappings (for tests).
     pub fn mapping_count(&self) -> usize {
         self.mappings.len()

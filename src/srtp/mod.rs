@@ -223,6 +223,11 @@ impl SrtpContext {
         self.profile
     }
 
+    /// SSRCs with state (at most `SrtpConfig::max_ssrcs`).
+    pub fn ssrc_count(&self) -> usize {
+        self.ssrcs.len()
+    }
+
     /// Counters.
     pub fn stats(&self) -> SrtpStats {
         self.stats
@@ -281,24 +286,29 @@ impl SrtpContext {
             return Err(SrtpError::Malformed);
         };
         let (seq, ssrc) = (be16(buf, 2)?, be32(buf, 8)?);
-        let st = self.state(ssrc)?;
-        // RFC 3711 §3.3.1: guess the packet index from the highest one seen. A packet
-        // from before the first rollover period seen is older than the stream: refused.
-        let (v, index) = if st.started {
-            match estimate(st.seq, st.roc, seq) {
-                Some(e) => e,
-                None => {
+        // State for a new SSRC is made only once a packet of it authenticates: forged
+        // packets must not fill the table (`max_ssrcs`) and lock real streams out.
+        let (v, index) = match self.ssrcs.get(&ssrc) {
+            // RFC 3711 §3.3.1: guess the packet index from the highest one seen. A
+            // packet from before the first rollover period seen is older than the
+            // stream: refused.
+            Some(st) if st.started => {
+                let Some((v, index)) = estimate(st.seq, st.roc, seq) else {
+                    self.stats.replays += 1;
+                    return Err(SrtpError::Replay);
+                };
+                if !st.rtp_replay.check(index) {
                     self.stats.replays += 1;
                     return Err(SrtpError::Replay);
                 }
+                (v, index)
             }
-        } else {
-            (0, u64::from(seq))
+            Some(_) => (0, u64::from(seq)),
+            None if self.ssrcs.len() >= self.config.max_ssrcs => {
+                return Err(SrtpError::TooManySsrcs);
+            }
+            None => (0, u64::from(seq)),
         };
-        if !st.rtp_replay.check(index) {
-            self.stats.replays += 1;
-            return Err(SrtpError::Replay);
-        }
         let n = match self.rtp.unprotect_rtp(buf, header_len, ssrc, index) {
             Ok(n) => n,
             Err(e) => {
@@ -349,10 +359,17 @@ impl SrtpContext {
         let ssrc = be32(buf, 4)?;
         let word = cipher::esrtcp_word(buf, self.profile).ok_or(SrtpError::Malformed)?;
         let index = word & 0x7fff_ffff;
-        let st = self.state(ssrc)?;
-        if !st.rtcp_replay.check(u64::from(index)) {
-            self.stats.replays += 1;
-            return Err(SrtpError::Replay);
+        // As for RTP: no state for an SSRC until one of its packets authenticates.
+        match self.ssrcs.get(&ssrc) {
+            Some(st) if !st.rtcp_replay.check(u64::from(index)) => {
+                self.stats.replays += 1;
+                return Err(SrtpError::Replay);
+            }
+            Some(_) => {}
+            None if self.ssrcs.len() >= self.config.max_ssrcs => {
+                return Err(SrtpError::TooManySsrcs);
+            }
+            None => {}
         }
         let n = match self.rtcp.unprotect_rtcp(buf, ssrc, word) {
             Ok(n) => n,

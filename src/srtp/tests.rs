@@ -391,3 +391,39 @@ fn packet_before_the_first_period_is_refused() {
     // the sender cannot have sent (it has no index); the receiver refuses it.
     assert_eq!(rx.unprotect_rtp(&mut q), Err(SrtpError::Replay));
 }
+
+/// Forged packets (RTP and RTCP) of a thousand SSRCs leave no state: the table stays
+/// empty, and real streams are not locked out by a full table.
+#[test]
+fn forgeries_make_no_ssrc_state() {
+    for profile in [Profile::Aes128CmHmacSha1_80, Profile::AeadAes128Gcm] {
+        let (_, mut rx) = pair(profile);
+        let key: Vec<u8> = (0..profile.key_len() as u8).collect();
+        let salt: Vec<u8> = (100..100 + profile.salt_len() as u8).collect();
+        let big = SrtpConfig {
+            max_ssrcs: 4096,
+            ..SrtpConfig::default()
+        };
+        let mut tx = SrtpContext::new(profile, &key, &salt, big).unwrap();
+        for ssrc in 0..1000u32 {
+            let mut p = protect(&mut tx, &rtp(1, ssrc, b"payload"));
+            let last = p.len() - 1;
+            p[last] ^= 1;
+            assert_eq!(rx.unprotect_rtp(&mut p), Err(SrtpError::AuthFailed));
+            let mut c = vec![0x80, 201, 0, 1];
+            c.extend_from_slice(&ssrc.to_be_bytes());
+            c.extend_from_slice(&[0u8; 40]);
+            assert!(rx.unprotect_rtcp(&mut c).is_err());
+        }
+        assert_eq!(rx.ssrc_count(), 0, "{profile:?}");
+        assert_eq!(rx.stats().auth_failures, 2000, "{profile:?}");
+        // Real streams still get in, up to the bound.
+        for ssrc in 0..256u32 {
+            let mut p = protect(&mut tx, &rtp(2, 5000 + ssrc, b"payload"));
+            assert!(rx.unprotect_rtp(&mut p).is_ok(), "{profile:?} {ssrc}");
+        }
+        assert_eq!(rx.ssrc_count(), 256);
+        let mut p = protect(&mut tx, &rtp(2, 1, b"payload"));
+        assert_eq!(rx.unprotect_rtp(&mut p), Err(SrtpError::TooManySsrcs));
+    }
+}

@@ -191,6 +191,14 @@ impl RecvStream {
         }
     }
 
+    /// Packets tracked as missing for NACK (at most `NackConfig::max_missing`), and
+    /// that bound (0 without NACK).
+    pub fn nack_usage(&self) -> (usize, usize) {
+        self.nack.as_ref().map_or((0, 0), |n| {
+            (n.len(), self.config.nack.map_or(0, |c| c.max_missing))
+        })
+    }
+
     /// The media source's SSRC.
     pub fn ssrc(&self) -> u32 {
         self.config.ssrc

@@ -177,6 +177,17 @@ impl SendStream {
         }
     }
 
+    /// The retransmission history: packets held, their bytes, and the slots
+    /// (`SendConfig::history`, at most 32768). Cheap: one pass over the slots.
+    pub fn history_usage(&self) -> (usize, usize, usize) {
+        let (n, bytes) = self
+            .slots
+            .iter()
+            .filter(|s| s.ext != 0)
+            .fold((0, 0), |(n, b), s| (n + 1, b + s.data.capacity()));
+        (n, bytes, self.slots.len())
+    }
+
     /// The media SSRC.
     pub fn ssrc(&self) -> u32 {
         self.ssrc

@@ -290,6 +290,15 @@ impl TwccReceiver {
         self.last_feedback = Some(now);
     }
 
+    /// Sequence numbers tracked (arrivals not yet reported or still in the window), and
+    /// the bound (`max_pending`, at most 32768).
+    pub fn tracked(&self) -> (usize, usize) {
+        (
+            self.window.len(),
+            self.config.max_pending.clamp(1, MAX_WINDOW),
+        )
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> TwccReceiverStats {
         self.stats
@@ -483,6 +492,11 @@ impl TwccSender {
         }
         let bytes: u64 = self.acked.iter().map(|(_, b)| b).sum();
         self.stats.delivered_bps = bytes.saturating_mul(8);
+    }
+
+    /// Slots of the send history (fixed at creation) and the feedback history length.
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.slots.len(), self.acked.len())
     }
 
     /// The counters so far.

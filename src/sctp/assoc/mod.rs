@@ -187,6 +187,47 @@ impl Association {
         self.state == State::Dead
     }
 
+    /// The verification tags: ours (the peer puts it in every packet it sends us) and
+    /// the peer's (RFC 9260 §8.5). Zero for the peer's before the association is up.
+    pub fn verification_tags(&self) -> (u32, u32) {
+        (self.my_tag, self.peer_tag)
+    }
+
+    /// Current sizes of the association's buffers and queues. Cheap: no allocation; one
+    /// pass over the (bounded) stream tables and control queue.
+    pub fn diagnostics(&self) -> super::SctpDiagnostics {
+        let (messages, streams_out, inflight, rtx, buffered_total, buffered_max) =
+            self.sender.sizes();
+        let (ooo, ooo_slots, streams_in, _ready, ready_bytes, ooo_limit) = self.receiver.sizes();
+        let ctrl_bytes: usize = self.ctrl.iter().map(Vec::len).sum();
+        let receive_bytes = self.receiver.held_bytes + ready_bytes + self.event_bytes;
+        super::SctpDiagnostics {
+            send_queue_bytes: self.sender.queued_bytes,
+            send_queue_messages: messages,
+            in_flight_bytes: self.sender.flight_size,
+            in_flight_chunks: inflight,
+            retransmit_queue: rtx,
+            buffered_total,
+            buffered_max_stream: buffered_max,
+            receive_bytes,
+            out_of_order_chunks: ooo,
+            out_of_order_slots: ooo_slots,
+            out_of_order_limit: ooo_limit,
+            streams_out,
+            streams_in,
+            control_packets: self.ctrl.len(),
+            events: self.events.len(),
+            bytes: self.sender.queued_bytes
+                + receive_bytes
+                + ctrl_bytes
+                + self.cookie.len()
+                + messages * 64
+                + inflight * 48
+                + ooo_slots * 64
+                + (streams_in + streams_out) * 64,
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> SctpStats {
         let mut s = self.stats.clone();
