@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
@@ -35,24 +35,7 @@ echo "== cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --all-features --no-deps --quiet
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
-  if ! command -v cargo-fuzz >/dev/null; then
-    echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked --quiet
-  fi
   echo "== fuzz smoke: ${FUZZ_SECONDS}s per target"
-  (
-    cd fuzz
-    export RUSTC_BOOTSTRAP=1
-    cargo fuzz build
-    for t in $(cargo fuzz list); do
-      echo "-- fuzz $t"
-      # A scratch corpus (outside the repository) seeded from fuzz/seeds/<target>.
-      corpus="${TMPDIR:-/tmp}/sansrtc-fuzz-corpus/$t"
-      mkdir -p "$corpus"
-      seeds=()
-      [ -d "seeds/$t" ] && seeds=("seeds/$t")
-      cargo fuzz run "$t" "$corpus" "${seeds[@]}" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 1
-    done
-  )
+  bash scripts/fuzz.sh "$FUZZ_SECONDS"
 fi
 echo "== all tests passed"
