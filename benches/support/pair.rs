@@ -106,37 +106,12 @@ impl Pair {
     pub fn pump(&mut self, mut on_a: impl FnMut(RtcEvent), mut on_b: impl FnMut(RtcEvent)) {
         let now = self.now;
         loop {
-            let mut moved = false;
-            while let Some(t) = self.a.poll_transmit(now, &mut self.buf) {
-                let contents = self.buf.get(..t.size).unwrap_or_default();
-                self.b.handle_receive(
-                    now,
-                    Receive {
-                        proto: t.proto,
-                        source: t.source,
-                        destination: t.destination,
-                        contents,
-                    },
-                );
-                moved = true;
-            }
+            let mut moved = cross(&mut self.a, &mut self.b, now, &mut self.buf);
             while let Some(e) = self.b.poll_event() {
                 on_b(e);
                 moved = true;
             }
-            while let Some(t) = self.b.poll_transmit(now, &mut self.buf) {
-                let contents = self.buf.get(..t.size).unwrap_or_default();
-                self.a.handle_receive(
-                    now,
-                    Receive {
-                        proto: t.proto,
-                        source: t.source,
-                        destination: t.destination,
-                        contents,
-                    },
-                );
-                moved = true;
-            }
+            moved |= cross(&mut self.b, &mut self.a, now, &mut self.buf);
             while let Some(e) = self.a.poll_event() {
                 on_a(e);
                 moved = true;
@@ -146,6 +121,25 @@ impl Pair {
             }
         }
     }
+}
+
+/// Every datagram `from` has to send, handed to `to`; whether there was any.
+fn cross(from: &mut Rtc, to: &mut Rtc, now: Instant, buf: &mut [u8]) -> bool {
+    let mut any = false;
+    while let Some(t) = from.poll_transmit(now, buf) {
+        let contents = buf.get(..t.size).unwrap_or_default();
+        to.handle_receive(
+            now,
+            Receive {
+                proto: t.proto,
+                source: t.source,
+                destination: t.destination,
+                contents,
+            },
+        );
+        any = true;
+    }
+    any
 }
 
 /// Spare vectors the harness keeps for the events' buffers (so it does not allocate).
