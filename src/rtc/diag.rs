@@ -15,7 +15,7 @@
 //! let d = rtc.diagnostics();
 //! assert_eq!(d.over_limit(), None);
 //! assert_eq!(d.ice.pairs.limit, Some(100));
-//! assert!(d.total_bytes < 1024 * 1024); // mostly the fixed transport-wide CC history
+//! assert!(d.total_bytes < 64 * 1024); // a fresh connection holds little
 //! ```
 
 use super::*;
@@ -120,6 +120,9 @@ pub struct SctpDiag {
     pub control_packets: Gauge,
     /// Events (`max_events`).
     pub events: Gauge,
+    /// Spare message buffers kept for reuse, bytes of capacity (`buffer_pool` per
+    /// direction).
+    pub pooled_bytes: Gauge,
     /// Approximate bytes.
     pub bytes: usize,
 }
@@ -194,7 +197,7 @@ pub struct MediaDiag {
 /// let d = rtc.diagnostics();
 /// assert_eq!(d.over_limit(), None);
 /// assert_eq!(d.ice.pairs.limit, Some(100));
-/// assert!(d.total_bytes < 1024 * 1024); // mostly the fixed transport-wide CC history
+/// assert!(d.total_bytes < 64 * 1024); // a fresh connection holds little
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RtcDiagnostics {
@@ -219,7 +222,7 @@ pub struct RtcDiagnostics {
 }
 
 /// Number of named gauges [`RtcDiagnostics::gauges`] returns.
-pub const GAUGES: usize = 47;
+pub const GAUGES: usize = 48;
 
 impl RtcDiagnostics {
     /// Every figure with its name (`"layer.field"`), in a fixed-size array.
@@ -259,6 +262,7 @@ impl RtcDiagnostics {
             ("sctp.streams_in", s.streams_in),
             ("sctp.control_packets", s.control_packets),
             ("sctp.events", s.events),
+            ("sctp.pooled_bytes", s.pooled_bytes),
             ("datachannel.channels", c.channels),
             ("datachannel.layer_channels", c.layer_channels),
             ("datachannel.buffered_total", c.buffered_total),
@@ -342,6 +346,7 @@ impl RtcDiagnostics {
             &mut s.streams_in,
             &mut s.control_packets,
             &mut s.events,
+            &mut s.pooled_bytes,
             &mut c.channels,
             &mut c.layer_channels,
             &mut c.buffered_total,
@@ -424,6 +429,7 @@ impl Rtc {
                         streams_in: Gauge::new(sd.streams_in, sc.max_active_streams),
                         control_packets: Gauge::new(sd.control_packets, 16),
                         events: Gauge::new(sd.events, sc.max_events),
+                        pooled_bytes: Gauge::new(sd.pooled_bytes, sc.buffer_pool.saturating_mul(2)),
                         bytes: sd.bytes,
                     },
                     Some((

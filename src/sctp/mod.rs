@@ -319,6 +319,9 @@ pub struct SctpDiagnostics {
     pub control_packets: usize,
     /// Events waiting for `poll_event` (limit [`SctpConfig::max_events`]).
     pub events: usize,
+    /// Capacity of the spare message buffers kept for reuse, both directions (at most
+    /// twice `buffer_pool`).
+    pub pooled_bytes: usize,
     /// Approximate bytes held by all of the above.
     pub bytes: usize,
 }

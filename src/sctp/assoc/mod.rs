@@ -217,7 +217,9 @@ impl Association {
             streams_in,
             control_packets: self.ctrl.len(),
             events: self.events.len(),
-            bytes: self.sender.queued_bytes
+            pooled_bytes: self.pooled_bytes(),
+            bytes: self.pooled_bytes()
+                + self.sender.queued_bytes
                 + receive_bytes
                 + ctrl_bytes
                 + self.cookie.len()
