@@ -515,15 +515,6 @@ impl DataChannels {
             self.on_dcep(stream, &data);
             return;
         }
-        let Some(c) = self.channels.get_mut(&stream) else {
-            self.stats.dropped += 1;
-            return;
-        };
-        if c.state == ChannelState::Connecting && c.remote {
-            c.state = ChannelState::Open;
-        }
-        // Any message proves the peer got our OPEN (RFC 8832 §6).
-        c.awaiting_ack = false;
         let (binary, data) = match p {
             ppid::STRING | ppid::STRING_PARTIAL => (false, data),
             ppid::BINARY | ppid::BINARY_PARTIAL => (true, data),
@@ -534,6 +525,24 @@ impl DataChannels {
                 return;
             }
         };
+        let Some(c) = self.channels.get_mut(&stream) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let mut implicit_ack = None;
+        if c.state == ChannelState::Connecting {
+            c.state = ChannelState::Open;
+            if !c.remote {
+                // Our channel, its ACK not seen yet: any message proves the peer got our
+                // OPEN (RFC 8832 §6), so the channel is open, and says so before the
+                // message is delivered.
+                implicit_ack = Some(c.config.clone());
+            }
+        }
+        c.awaiting_ack = false;
+        if let Some(cfg) = implicit_ack {
+            self.opened(stream, &cfg, false);
+        }
         self.stats.messages_in += 1;
         self.events.push_back(DataChannelEvent::Message {
             id: ChannelId(stream),

@@ -376,3 +376,52 @@ fn association_loss_closes_every_channel() {
         )))
     ));
 }
+
+/// A message on our channel before its DCEP ACK: the message proves the peer got the
+/// OPEN (RFC 8832 §6), so `Opened` comes first, then the message.
+#[test]
+fn a_message_before_the_ack_opens_the_channel_first() {
+    let (mut a, mut b, _, _) = pair();
+    // B uses stream 0 as a pre-negotiated channel; A opens stream 0 in band. B ignores
+    // the OPEN for a stream it already has and sends on it: A sees its channel open,
+    // then the message.
+    let nb = b
+        .create_channel(ChannelConfig {
+            negotiated: Some(0),
+            ..ChannelConfig::default()
+        })
+        .unwrap();
+    let na = a.create_channel(ChannelConfig::default()).unwrap();
+    assert_eq!(na, ChannelId(0));
+    b.channel(nb).unwrap().send_binary(b"early").unwrap();
+    let (ea, _) = shuttle(&mut a, &mut b);
+    let got: Vec<_> = ea
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                DataChannelEvent::Opened { .. } | DataChannelEvent::Message { .. }
+            )
+        })
+        .collect();
+    assert!(
+        matches!(
+            got.first(),
+            Some(DataChannelEvent::Opened {
+                id: ChannelId(0),
+                ..
+            })
+        ),
+        "{got:?}"
+    );
+    assert!(
+        matches!(
+            got.get(1),
+            Some(DataChannelEvent::Message {
+                id: ChannelId(0),
+                ..
+            })
+        ),
+        "{got:?}"
+    );
+}
