@@ -86,6 +86,9 @@ fn main() -> std::io::Result<()> {
     // The incoming SSRC forwarded per connection and m-line.
     let mut forwarded: HashMap<(usize, MediaId), u32> = HashMap::new();
     let debug = std::env::var_os("SANSRTC_DEBUG").is_some();
+    // `SANSRTC_CAPTURE=<dir>`: offers, answers and decrypted RTP kept as fuzz seeds (the
+    // host keeps the datagrams).
+    let mut capture = host::Capture::from_env();
     let mut last_dump = std::time::Instant::now();
     loop {
         if debug && last_dump.elapsed() > Duration::from_secs(3) {
@@ -114,6 +117,12 @@ fn main() -> std::io::Result<()> {
                         .accept_offer(now, &offer.sdp)
                         .map_err(|e| e.to_string())
                 });
+            if let Some(c) = capture.as_mut() {
+                c.sdp(&offer.sdp);
+                if let Ok(answer) = &result {
+                    c.sdp(answer);
+                }
+            }
             let _ = offer.answer.send(result);
         }
         host.turn(Duration::from_millis(20), &mut |i, rtc, now, e| match e {
@@ -145,6 +154,9 @@ fn main() -> std::io::Result<()> {
                 let _ = id;
             }
             RtcEvent::MediaRtp(p) => {
+                if let Some(c) = capture.as_mut() {
+                    c.rtp(&p.raw);
+                }
                 // An SFU-style forward: the first incoming stream of each m-line goes back
                 // on our stream of the same m-line, with its own sequence numbers, so the
                 // peer's NACKs and jitter buffer see the gaps we saw.

@@ -316,6 +316,10 @@ fn run(url: &str) -> Result<Driver, String> {
         .body_mut()
         .read_to_string()
         .map_err(|e| format!("reading the answer: {e}"))?;
+    if let Some(mut c) = host::Capture::from_env() {
+        c.sdp(&offer);
+        c.sdp(&answer);
+    }
     let now = host.now();
     host.rtc(i)
         .ok_or("no connection")?
@@ -609,6 +613,10 @@ mod video {
             .map_err(|e| format!("reading the answer: {e}"))?;
         if std::env::var_os("SANSRTC_DEBUG").is_some() {
             eprintln!("answer:\n{answer}");
+        }
+        if let Some(mut c) = host::Capture::from_env() {
+            c.sdp(&offer);
+            c.sdp(&answer);
         }
         let now = host.now();
         let rtc = host.rtc(i).ok_or("no connection")?;

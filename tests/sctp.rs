@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use proptest::prelude::*;
 use sansrtc::datachannel::{ChannelConfig, DataChannelEvent, DataChannels, DataChannelsConfig};
 use sansrtc::dtls::DtlsRole;
+use sansrtc::sctp::wire::Packet;
+use sansrtc::sctp::wire::chunk_type as ct;
+use sansrtc::sctp::wire::chunks::{Tlvs, cause};
 use sansrtc::sctp::{
     Association, CloseReason, Reliability, SctpConfig, SctpError, SctpEvent, SendOptions,
 };
@@ -22,6 +25,8 @@ struct Node {
     outbox: VecDeque<(u16, SendOptions, Vec<u8>)>,
     got: Vec<(u16, u32, Vec<u8>)>,
     events: Vec<(Instant, SctpEvent)>,
+    /// The host stops polling events (they wait in the association).
+    hold_events: bool,
 }
 
 impl Node {
@@ -39,6 +44,7 @@ impl Node {
             outbox: VecDeque::new(),
             got: Vec::new(),
             events: Vec::new(),
+            hold_events: false,
         }
     }
 
@@ -55,7 +61,9 @@ impl Node {
                 Err(e) => panic!("send: {e}"),
             }
         }
-        while let Some(e) = self.assoc.poll_event() {
+        while !self.hold_events
+            && let Some(e) = self.assoc.poll_event()
+        {
             match e {
                 SctpEvent::Message { stream, ppid, data } => self.got.push((stream, ppid, data)),
                 e => self.events.push((now, e)),
@@ -104,11 +112,21 @@ const A: &str = "192.0.2.1:5000";
 const B: &str = "192.0.2.2:5000";
 
 fn pair(seed: u64, link: LinkConfig, cfg: SctpConfig) -> (Sim<Node>, NodeId, NodeId) {
+    pair_with(seed, link, cfg.clone(), cfg)
+}
+
+/// Like [`pair`], with a configuration for each end (`a` connects).
+fn pair_with(
+    seed: u64,
+    link: LinkConfig,
+    cfg_a: SctpConfig,
+    cfg_b: SctpConfig,
+) -> (Sim<Node>, NodeId, NodeId) {
     let (a, b): (SocketAddr, SocketAddr) = (A.parse().unwrap(), B.parse().unwrap());
     let mut sim = Sim::new(seed);
     sim.set_default_link(link);
-    let mut na = Node::new(seed * 2 + 1, a, b, &cfg);
-    let nb = Node::new(seed * 2 + 2, b, a, &cfg);
+    let mut na = Node::new(seed * 2 + 1, a, b, &cfg_a);
+    let nb = Node::new(seed * 2 + 2, b, a, &cfg_b);
     na.assoc.connect(Instant::ZERO);
     let ia = sim.add_endpoint(a.ip(), na);
     let ib = sim.add_endpoint(b.ip(), nb);
@@ -759,4 +777,351 @@ fn spare_buffers_are_bounded_and_freed_when_idle() {
     assert_eq!(sim.endpoint(a).assoc.pooled_bytes(), 0);
     assert_eq!(sim.endpoint(b).assoc.pooled_bytes(), 0);
     assert!(sim.endpoint(a).closed().is_none());
+}
+
+/// A message bigger than our `max_receive_message_size` aborts the association
+/// (Protocol Violation, RFC 9260 §3.3.10.13): the peer learns why, and nothing of the
+/// message is delivered. A message of exactly the limit still arrives.
+#[test]
+fn receiving_a_message_past_max_receive_message_size_aborts() {
+    let limit = 64 * 1024;
+    let cfg_b = SctpConfig {
+        max_receive_message_size: limit,
+        ..SctpConfig::default()
+    };
+    let (mut sim, a, b) = pair_with(41, lossy(0.02), SctpConfig::default(), cfg_b);
+    let at_limit: Vec<u8> = (0..limit).map(|i| (i * 7 % 251) as u8).collect();
+    sim.endpoint_mut(a)
+        .outbox
+        .push_back((1, SendOptions::default(), at_limit.clone()));
+    assert!(sim.run_until_pred(Instant::from_secs(30), |s| s.endpoint(b).got.len() == 1));
+    assert_eq!(sim.endpoint(b).got[0].2, at_limit);
+    // The sender's own limit (256 KiB) lets a bigger one go.
+    sim.endpoint_mut(a)
+        .outbox
+        .push_back((1, SendOptions::default(), vec![9; limit + 1]));
+    assert!(
+        sim.run_until_pred(sim.now() + Duration::from_secs(30), |s| {
+            s.endpoint(a).closed().is_some() && s.endpoint(b).closed().is_some()
+        })
+    );
+    assert_eq!(
+        sim.endpoint(b).closed(),
+        Some(&CloseReason::Error(SctpError::ProtocolViolation(
+            "message larger than max-message-size"
+        )))
+    );
+    // Cause 13: Protocol Violation.
+    assert_eq!(
+        sim.endpoint(a).closed(),
+        Some(&CloseReason::Error(SctpError::PeerAborted(13)))
+    );
+    assert_eq!(sim.endpoint(b).got.len(), 1, "nothing of the big message");
+    let d = sim.endpoint(b).assoc.diagnostics();
+    assert!(d.receive_bytes <= SctpConfig::default().receive_buffer);
+}
+
+/// `max_active_streams` bounds the streams with state on both sides: `send` refuses a
+/// stream beyond it (`TooManyStreams`), and a peer that makes more incoming streams than
+/// that with ordered messages gets an ABORT (Out of Resource, RFC 9260 §3.3.10.4) after
+/// the messages of the streams within the bound were delivered.
+#[test]
+fn streams_past_max_active_streams() {
+    let bound = 16usize;
+    let small_table = SctpConfig {
+        max_active_streams: bound,
+        ..SctpConfig::default()
+    };
+    // Sending side.
+    let (mut sim, a, b) = pair_with(42, lossy(0.0), small_table.clone(), SctpConfig::default());
+    assert!(sim.run_until_pred(Instant::from_secs(5), |s| s.endpoint(b).connected()));
+    for s in 0..bound as u16 {
+        sim.endpoint_mut(a)
+            .assoc
+            .send(s, 53, b"x", SendOptions::default())
+            .unwrap();
+    }
+    assert_eq!(
+        sim.endpoint_mut(a)
+            .assoc
+            .send(bound as u16, 53, b"x", SendOptions::default()),
+        Err(SctpError::TooManyStreams)
+    );
+    // Streams that already have state still take messages.
+    assert!(
+        sim.endpoint_mut(a)
+            .assoc
+            .send(0, 53, b"y", SendOptions::default())
+            .is_ok()
+    );
+    assert!(sim.endpoint(a).assoc.diagnostics().streams_out <= bound);
+    assert!(sim.run_until_pred(sim.now() + Duration::from_secs(5), |s| {
+        s.endpoint(b).got.len() == bound + 1
+    }));
+
+    // Receiving side: one ordered message on each of bound + 1 streams.
+    let (mut sim, a, b) = pair_with(43, lossy(0.0), SctpConfig::default(), small_table);
+    for s in 0..=bound as u16 {
+        sim.endpoint_mut(a)
+            .outbox
+            .push_back((s, SendOptions::default(), small(u32::from(s), 100)));
+    }
+    assert!(sim.run_until_pred(Instant::from_secs(10), |s| {
+        s.endpoint(a).closed().is_some() && s.endpoint(b).closed().is_some()
+    }));
+    assert_eq!(
+        sim.endpoint(b).closed(),
+        Some(&CloseReason::Error(SctpError::ProtocolViolation(
+            "more active streams than max_active_streams"
+        )))
+    );
+    // Cause 4: Out of Resource.
+    assert_eq!(
+        sim.endpoint(a).closed(),
+        Some(&CloseReason::Error(SctpError::PeerAborted(4)))
+    );
+    assert_eq!(sim.endpoint(b).got.len(), bound);
+    assert!(sim.endpoint(b).assoc.diagnostics().streams_in <= bound);
+}
+
+/// A host that stops polling: complete messages wait in the event queue up to
+/// `max_events`, the rest stays in the receive buffer, which the queued data counts
+/// against, so the window closes and the sender stops. Nothing is dropped: once the
+/// host polls again every message arrives, once and in order.
+#[test]
+fn events_past_max_events_wait_in_the_receive_window() {
+    let cfg_b = SctpConfig {
+        max_events: 8,
+        receive_buffer: 64 * 1024,
+        ..SctpConfig::default()
+    };
+    let (mut sim, a, b) = pair_with(44, lossy(0.02), SctpConfig::default(), cfg_b);
+    assert!(sim.run_until_pred(Instant::from_secs(5), |s| s.endpoint(b).connected()));
+    sim.endpoint_mut(b).hold_events = true;
+    let n = 400u32;
+    for i in 0..n {
+        sim.endpoint_mut(a)
+            .outbox
+            .push_back((1, SendOptions::default(), small(i, 1000)));
+    }
+    let stop = sim.now() + Duration::from_secs(20);
+    while sim.now() < stop {
+        let next = sim.now() + Duration::from_millis(50);
+        sim.run_until(next);
+        let d = sim.endpoint(b).assoc.diagnostics();
+        assert!(d.events <= 8, "events {}", d.events);
+        assert!(d.receive_bytes <= 64 * 1024, "held {}", d.receive_bytes);
+    }
+    let (da, sb) = (
+        sim.endpoint(a).assoc.diagnostics(),
+        sim.endpoint(b).assoc.stats(),
+    );
+    assert_eq!(sim.endpoint(b).assoc.diagnostics().events, 8);
+    assert!(
+        da.send_queue_messages > 0,
+        "the sender is held back by the window"
+    );
+    assert!(sb.local_rwnd < 64 * 1024 - 8 * 1000, "queued events count");
+    assert!(sim.endpoint(a).closed().is_none() && sim.endpoint(b).closed().is_none());
+    sim.endpoint_mut(b).hold_events = false;
+    let now = sim.now();
+    sim.endpoint_mut(b).pump(now);
+    assert!(sim.run_until_pred(
+        sim.now() + Duration::from_secs(60),
+        |s| s.endpoint(b).got.len() == n as usize
+    ));
+    let got: Vec<u32> = sim.endpoint(b).got.iter().map(|m| index(&m.2)).collect();
+    assert_eq!(got, (0..n).collect::<Vec<_>>());
+}
+
+/// Packets an association has to send now.
+fn out(assoc: &mut Association, now: Instant) -> Vec<Vec<u8>> {
+    let mut buf = [0u8; 1500];
+    let mut v = Vec::new();
+    while let Some(n) = assoc.poll_transmit(now, &mut buf) {
+        v.push(buf[..n].to_vec());
+    }
+    v
+}
+
+/// The chunk types of a packet.
+fn chunk_types(p: &[u8]) -> Vec<u8> {
+    let p = Packet::parse(p).unwrap();
+    p.chunks().map(|c| c.unwrap().ty).collect()
+}
+
+fn events_of(assoc: &mut Association) -> Vec<SctpEvent> {
+    std::iter::from_fn(|| assoc.poll_event()).collect()
+}
+
+fn raw(seed: u64, cfg: &SctpConfig) -> Association {
+    Association::new(
+        SctpConfig {
+            rng: RngSource::Seeded(seed),
+            ..cfg.clone()
+        },
+        Instant::ZERO,
+    )
+}
+
+/// Max.Init.Retransmits (default 8): an INIT that is never answered is sent 1 + 8 times,
+/// with the T1-init timeout doubling from RTO.Initial up to RTO.Max, and then the
+/// association ends with `SetupTimeout`. The same holds for a COOKIE ECHO never
+/// answered.
+#[test]
+fn unanswered_init_and_cookie_echo_give_up_after_max_init_retransmits() {
+    let cfg = SctpConfig::default();
+    assert_eq!(cfg.max_init_retransmits, 8);
+    let mut a = raw(45, &cfg);
+    a.connect(Instant::ZERO);
+    let mut now = Instant::ZERO;
+    let mut inits = Vec::new();
+    loop {
+        for p in out(&mut a, now) {
+            assert_eq!(chunk_types(&p), [ct::INIT]);
+            inits.push(now);
+        }
+        let Some(t) = a.poll_timeout() else { break };
+        now = t;
+        a.handle_timeout(now);
+    }
+    // 1 s, then doubling, capped at RTO.Max (10 s).
+    let secs: Vec<u64> = inits.iter().map(|t| t.as_micros() / 1_000_000).collect();
+    assert_eq!(secs, [0, 1, 3, 7, 15, 25, 35, 45, 55]);
+    assert_eq!(now, Instant::from_secs(65));
+    assert_eq!(
+        events_of(&mut a),
+        [SctpEvent::Closed(CloseReason::Error(
+            SctpError::SetupTimeout
+        ))]
+    );
+    assert!(a.is_closed() && a.poll_timeout().is_none());
+    assert!(out(&mut a, now).is_empty());
+
+    // INIT answered, COOKIE ECHO lost every time.
+    let mut a = raw(46, &cfg);
+    let mut b = raw(47, &cfg);
+    a.connect(Instant::ZERO);
+    let mut now = Instant::ZERO;
+    for p in out(&mut a, now) {
+        b.handle_receive(now, &p);
+    }
+    for p in out(&mut b, now) {
+        a.handle_receive(now, &p);
+    }
+    let mut echoes = 0;
+    loop {
+        for p in out(&mut a, now) {
+            assert_eq!(chunk_types(&p), [ct::COOKIE_ECHO]);
+            echoes += 1;
+        }
+        let Some(t) = a.poll_timeout() else { break };
+        now = t;
+        a.handle_timeout(now);
+    }
+    assert_eq!(echoes, 9);
+    assert_eq!(
+        events_of(&mut a),
+        [SctpEvent::Closed(CloseReason::Error(
+            SctpError::SetupTimeout
+        ))]
+    );
+    assert!(events_of(&mut b).is_empty(), "b never had an association");
+}
+
+/// Valid.Cookie.Life (default 60 s): a COOKIE ECHO whose cookie is older than that is
+/// refused with an ERROR carrying a Stale Cookie cause (RFC 9260 §5.1.5, §3.3.10.3: the
+/// measure of staleness is the time since the cookie expired, in microseconds) and
+/// sets nothing up. The sender then asks for a fresh cookie with a new INIT (§5.2.6)
+/// and the association comes up. A cookie exactly `cookie_lifetime` old is accepted.
+#[test]
+fn a_stale_cookie_echo_is_refused() {
+    let cfg = SctpConfig::default();
+    assert_eq!(cfg.cookie_lifetime, Duration::from_secs(60));
+    let mut a = raw(48, &cfg);
+    let mut b = raw(49, &cfg);
+    a.connect(Instant::ZERO);
+    let t0 = Instant::ZERO;
+    for p in out(&mut a, t0) {
+        b.handle_receive(t0, &p);
+    }
+    for p in out(&mut b, t0) {
+        a.handle_receive(t0, &p);
+    }
+    let echo = out(&mut a, t0);
+    assert_eq!(echo.len(), 1);
+    assert_eq!(chunk_types(&echo[0]), [ct::COOKIE_ECHO]);
+
+    // Delivered 61 s later.
+    let late = Instant::from_secs(61);
+    b.handle_receive(late, &echo[0]);
+    let answer = out(&mut b, late);
+    assert_eq!(answer.len(), 1, "one ERROR, no COOKIE ACK");
+    let p = Packet::parse(&answer[0]).unwrap();
+    assert_eq!(p.verification_tag, a.verification_tags().0);
+    let chunk = p.chunks().next().unwrap().unwrap();
+    assert_eq!(chunk.ty, ct::ERROR);
+    let causes: Vec<_> = Tlvs::new(chunk.value).map(Result::unwrap).collect();
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0].ty, cause::STALE_COOKIE);
+    assert_eq!(
+        causes[0].value,
+        1_000_000u32.to_be_bytes(),
+        "expired 1 s ago"
+    );
+    assert!(!b.is_established());
+    assert!(events_of(&mut b).is_empty(), "no Connected");
+    assert!(
+        b.send(0, 51, b"x", SendOptions::default()).is_ok(),
+        "b is still only queueing"
+    );
+    assert!(!b.is_established());
+
+    // The sender starts over with a new INIT and a fresh cookie.
+    a.handle_receive(late, &answer[0]);
+    let init = out(&mut a, late);
+    assert_eq!(init.len(), 1);
+    assert_eq!(chunk_types(&init[0]), [ct::INIT]);
+    b.handle_receive(late, &init[0]);
+    for _ in 0..4 {
+        for p in out(&mut b, late) {
+            a.handle_receive(late, &p);
+        }
+        for p in out(&mut a, late) {
+            b.handle_receive(late, &p);
+        }
+    }
+    assert!(a.is_established() && b.is_established());
+    assert_eq!(
+        events_of(&mut a),
+        [
+            SctpEvent::Connected,
+            SctpEvent::Message {
+                stream: 0,
+                ppid: 51,
+                data: b"x".to_vec()
+            }
+        ],
+        "and b's queued message follows"
+    );
+    let eb = events_of(&mut b);
+    assert_eq!(eb.first(), Some(&SctpEvent::Connected));
+    assert_eq!(eb.iter().filter(|e| **e == SctpEvent::Connected).count(), 1);
+
+    // At exactly the lifetime, the cookie is still good.
+    let mut a = raw(50, &cfg);
+    let mut b = raw(51, &cfg);
+    a.connect(t0);
+    for p in out(&mut a, t0) {
+        b.handle_receive(t0, &p);
+    }
+    for p in out(&mut b, t0) {
+        a.handle_receive(t0, &p);
+    }
+    let echo = out(&mut a, t0);
+    let edge = t0 + cfg.cookie_lifetime;
+    b.handle_receive(edge, &echo[0]);
+    let answer = out(&mut b, edge);
+    assert_eq!(chunk_types(&answer[0]), [ct::COOKIE_ACK]);
+    assert!(b.is_established());
 }

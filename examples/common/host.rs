@@ -29,6 +29,95 @@ pub struct Host {
     drop_rtp: Option<u64>,
     rtp_in: u64,
     rtp_out: u64,
+    /// `SANSRTC_CAPTURE=<dir>`: every datagram received, kept as fuzz seeds ([`Capture`];
+    /// the SDP and the decrypted RTP are the examples' part).
+    capture: Option<Capture>,
+}
+
+/// Test knob, `SANSRTC_CAPTURE=<dir>`: real traffic written to files, to seed the fuzz
+/// targets (`fuzz/seeds/`, see `docs/INTEROP.md`). Every datagram received becomes
+/// `<dir>/<kind>-<n>.bin`, the kind by its RFC 7983 first byte (`stun`, `dtls`, `srtp`
+/// for SRTP and SRTCP, `other`); the SDP offers and answers `sdp-<n>.txt`; the decrypted
+/// RTP packets the host is given (`raw` of `RtcEvent::MediaRtp`) `rtp-<n>.bin`. Each kind
+/// keeps its first 200 files, then one in 25, up to 300; existing files are never
+/// overwritten (`n` goes on past them).
+pub struct Capture {
+    dir: std::path::PathBuf,
+    /// Per kind: items seen, files written.
+    counts: HashMap<&'static str, (u64, u64)>,
+}
+
+impl Capture {
+    const ALL_UP_TO: u64 = 200;
+    const THEN_ONE_IN: u64 = 25;
+    const MAX_FILES: u64 = 300;
+
+    /// From `SANSRTC_CAPTURE`, when set (the directory is created).
+    pub fn from_env() -> Option<Capture> {
+        let dir = std::path::PathBuf::from(std::env::var_os("SANSRTC_CAPTURE")?);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("SANSRTC_CAPTURE: cannot create {}: {e}", dir.display());
+            return None;
+        }
+        Some(Capture {
+            dir,
+            counts: HashMap::new(),
+        })
+    }
+
+    /// The RFC 7983 class of a datagram, as a file name prefix.
+    pub fn kind(datagram: &[u8]) -> &'static str {
+        match datagram.first() {
+            Some(0..=3) => "stun",
+            Some(20..=63) => "dtls",
+            Some(128..=191) => "srtp",
+            _ => "other",
+        }
+    }
+
+    /// A received datagram.
+    pub fn datagram(&mut self, data: &[u8]) {
+        self.write(Self::kind(data), "bin", data);
+    }
+
+    /// An SDP offer or answer.
+    pub fn sdp(&mut self, text: &str) {
+        self.write("sdp", "txt", text.as_bytes());
+    }
+
+    /// A decrypted RTP packet.
+    pub fn rtp(&mut self, packet: &[u8]) {
+        self.write("rtp", "bin", packet);
+    }
+
+    fn write(&mut self, kind: &'static str, ext: &str, data: &[u8]) {
+        let (seen, written) = self.counts.entry(kind).or_insert((0, 0));
+        *seen += 1;
+        let take = *seen <= Self::ALL_UP_TO || (*seen).is_multiple_of(Self::THEN_ONE_IN);
+        if !take || *written >= Self::MAX_FILES {
+            return;
+        }
+        for n in *written.. {
+            let path = self.dir.join(format!("{kind}-{n}.{ext}"));
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path);
+            match file {
+                Ok(mut f) => {
+                    let _ = io::Write::write_all(&mut f, data);
+                    *written = n + 1;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    eprintln!("SANSRTC_CAPTURE: {}: {e}", path.display());
+                    *written = Self::MAX_FILES;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// An SRTP (not SRTCP) datagram: RFC 7983 first byte 128..=191, and RFC 5761 §4: an
@@ -56,6 +145,7 @@ impl Host {
                 .filter(|n| *n > 1),
             rtp_in: 0,
             rtp_out: 0,
+            capture: Capture::from_env(),
         })
     }
 
@@ -197,6 +287,9 @@ impl Host {
         let Some(data) = self.buf.get(..n) else {
             return;
         };
+        if let Some(c) = self.capture.as_mut() {
+            c.datagram(data);
+        }
         if let Some(every) = self.drop_rtp
             && is_rtp(data)
         {

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use super::reassembly::{Outcome, Reassembler};
 use super::wire::handshake::{Fragment, HandshakeType};
-use super::wire::record::{ContentType, records};
+use super::wire::record::{ContentType, DTLS_1_2, RecordHeader, records};
 use super::*;
 use crate::rng::RngSource;
 use crate::time::{Duration, Instant};
@@ -456,6 +456,112 @@ fn bounds_hold() {
         let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 20) as u8).collect();
         s.handle_receive(Instant::ZERO, &junk);
     }
+    assert!(s.is_connected());
+}
+
+/// Epoch-1 records that arrive before their keys are held up to `max_buffered_records`
+/// (default 32); those beyond are dropped and counted, and the held ones are tried once
+/// the keys exist (forgeries then fail authentication; the handshake is unharmed).
+#[test]
+fn early_records_past_max_buffered_records_are_dropped() {
+    let bound = DtlsConfig::default().max_buffered_records;
+    assert_eq!(bound, 32);
+    let (mut c, mut s) = pair_with(cfg(41), cfg(42));
+    c.start(Instant::ZERO);
+    // One datagram of 40 epoch-1 records, sequence numbers 0..40, 24 bytes each.
+    let mut flood = Vec::new();
+    for seq in 0..40u64 {
+        let mut rec = [0u8; 13 + 24];
+        let h = RecordHeader {
+            content_type: ContentType::ApplicationData,
+            version: DTLS_1_2,
+            epoch: 1,
+            seq,
+            length: 24,
+        };
+        assert!(h.write(&mut rec));
+        rec[13..].fill(seq as u8);
+        flood.extend_from_slice(&rec);
+    }
+    let before = c.stats().clone();
+    c.handle_receive(Instant::ZERO, &flood);
+    assert_eq!(c.diagnostics().early_records, bound, "held up to the bound");
+    assert_eq!(
+        c.stats().dropped_epoch,
+        before.dropped_epoch + 40 - bound as u64
+    );
+    // More of them change nothing.
+    c.handle_receive(Instant::ZERO, &flood);
+    assert_eq!(c.diagnostics().early_records, bound);
+    // The handshake completes; the held forgeries fail authentication once the keys
+    // exist and deliver nothing.
+    shuttle(&mut c, &mut s, Instant::ZERO);
+    assert!(c.is_connected() && s.is_connected());
+    assert_eq!(c.diagnostics().early_records, 0);
+    assert!(c.stats().dropped_bad_auth + c.stats().dropped_replay >= bound as u64);
+    assert!(data_events(&events(&mut c)).is_empty());
+}
+
+/// Application data that arrives before the peer's fingerprint is checked is held up to
+/// `max_buffered_records` records; the rest is dropped and counted (`dropped_overflow`),
+/// and exactly the held records are delivered, in order, once the fingerprint matches.
+#[test]
+fn held_data_past_max_buffered_records_is_dropped() {
+    let (ca, cb) = certs();
+    let bound = DtlsConfig::default().max_buffered_records;
+    let mut c = Dtls::new(cfg(43), ca.clone(), DtlsRole::Client).unwrap();
+    let mut s = Dtls::new(cfg(44), cb.clone(), DtlsRole::Server).unwrap();
+    c.set_remote_fingerprints(vec![cb.fingerprint().clone()]);
+    c.start(Instant::ZERO);
+    shuttle(&mut c, &mut s, Instant::ZERO);
+    assert!(c.is_connected() && !s.is_connected());
+    for i in 0..(bound as u32 + 10) {
+        c.send(&i.to_be_bytes()).unwrap();
+    }
+    let before = s.stats().dropped_overflow;
+    shuttle(&mut c, &mut s, Instant::ZERO);
+    assert!(events(&mut s).is_empty(), "held, not delivered");
+    assert_eq!(s.diagnostics().held_records, bound);
+    assert_eq!(s.stats().dropped_overflow, before + 10);
+    s.set_remote_fingerprints(vec![ca.fingerprint().clone()]);
+    assert!(s.is_connected());
+    assert_eq!(s.diagnostics().held_records, 0);
+    let expected: Vec<Vec<u8>> = (0..bound as u32)
+        .map(|i| i.to_be_bytes().to_vec())
+        .collect();
+    assert_eq!(data_events(&events(&mut s)), expected);
+}
+
+/// Application data handed over as events waits in a queue of at most `max_events`
+/// (default 1024); what arrives while it is full is dropped and counted, as a datagram
+/// transport may drop, and the queue takes data again once the host polls.
+#[test]
+fn data_events_past_max_events_are_dropped() {
+    let bound = DtlsConfig::default().max_events;
+    assert_eq!(bound, 1024);
+    let (mut c, mut s) = connected_pair();
+    let before = s.stats().dropped_overflow;
+    for i in 0..(bound as u32 + 10) {
+        c.send(&i.to_be_bytes()).unwrap();
+        for d in drain(&mut c) {
+            s.handle_receive(Instant::ZERO, &d);
+        }
+        assert!(s.diagnostics().events <= bound);
+    }
+    assert_eq!(s.diagnostics().events, bound);
+    assert_eq!(s.stats().dropped_overflow, before + 10);
+    let expected: Vec<Vec<u8>> = (0..bound as u32)
+        .map(|i| i.to_be_bytes().to_vec())
+        .collect();
+    assert_eq!(
+        data_events(&events(&mut s)),
+        expected,
+        "the first ones, in order"
+    );
+    // Room again: the next record is delivered.
+    c.send(b"after").unwrap();
+    shuttle(&mut c, &mut s, Instant::ZERO);
+    assert_eq!(data_events(&events(&mut s)), vec![b"after".to_vec()]);
     assert!(s.is_connected());
 }
 

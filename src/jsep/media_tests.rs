@@ -215,3 +215,88 @@ fn written_media_sections_parse_back() {
         "a=1;b=2;111/111"
     );
 }
+
+/// The SDP bounds past their limits: more than `MAX_MEDIA_SECTIONS` m-lines is an error
+/// (exactly that many parse); formats beyond the first `MAX_CODECS` of an m-line are not
+/// read (not even a malformed one); `a=ssrc` SSRCs, `a=ssrc-group` lines and their
+/// SSRCs, `a=rid` lines and simulcast streams are cut at `MAX_SSRCS`.
+#[test]
+fn sdp_limits_hold_past_their_bounds() {
+    let section = |mid: usize| {
+        format!(
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:{mid}\r\n\
+             a=rtpmap:111 opus/48000/2\r\n"
+        )
+    };
+    let many = |n: usize| sdp(&(0..n).map(section).collect::<String>());
+    let s = Sdp::parse(&many(MAX_MEDIA_SECTIONS)).unwrap();
+    assert_eq!(s.media.len(), MAX_MEDIA_SECTIONS);
+    let err = Sdp::parse(&many(MAX_MEDIA_SECTIONS + 1)).unwrap_err();
+    assert!(err.to_string().contains("too many m-lines"), "{err}");
+
+    // 300 formats: the first MAX_CODECS are read, the rest (a bad one included) not.
+    let mut formats: Vec<String> = (0..MAX_CODECS).map(|i| (i % 128).to_string()).collect();
+    formats.push("not-a-number".into());
+    formats.extend((0..171).map(|i| (i % 128).to_string()));
+    let rtpmaps: String = (96..128)
+        .map(|pt| format!("a=rtpmap:{pt} VP8/90000\r\n"))
+        .collect();
+    let video = format!(
+        "m=video 9 UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n{rtpmaps}",
+        formats.join(" ")
+    );
+    let s = Sdp::parse(&sdp(&video)).unwrap();
+    let codecs = &s.media[0].rtp.codecs;
+    assert!(codecs.len() <= MAX_CODECS);
+    assert!(!codecs.is_empty());
+    let mut bad = formats.clone();
+    bad[3] = "not-a-number".into();
+    let video_bad = format!(
+        "m=video 9 UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n{rtpmaps}",
+        bad.join(" ")
+    );
+    assert!(
+        Sdp::parse(&sdp(&video_bad)).is_err(),
+        "within the bound, it is read"
+    );
+
+    // 100 SSRCs, groups, rids and simulcast streams.
+    let n = MAX_SSRCS + 36;
+    let mut m = String::from(
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+         a=rtpmap:96 VP8/90000\r\n",
+    );
+    for i in 0..n {
+        m += &format!("a=ssrc:{} cname:c\r\n", 1000 + i);
+    }
+    for i in 0..n {
+        m += &format!("a=ssrc-group:FID {} {}\r\n", 1000 + i, 5000 + i);
+    }
+    let big_group: Vec<String> = (0..n).map(|i| (9000 + i).to_string()).collect();
+    m += &format!("a=ssrc-group:SIM {}\r\n", big_group.join(" "));
+    for i in 0..n {
+        m += &format!("a=rid:r{i} send\r\n");
+    }
+    let streams: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    m += &format!("a=simulcast:send {}\r\n", streams.join(";"));
+    let s = Sdp::parse(&sdp(&m)).unwrap();
+    let r = &s.media[0].rtp;
+    assert_eq!(r.ssrcs.len(), MAX_SSRCS);
+    assert_eq!(r.ssrcs.last().unwrap().ssrc, 1000 + MAX_SSRCS as u32 - 1);
+    assert_eq!(
+        r.ssrc_groups.len(),
+        MAX_SSRCS,
+        "the SIM group comes too late"
+    );
+    assert!(r.ssrc_groups.iter().all(|g| g.ssrcs.len() <= MAX_SSRCS));
+    assert_eq!(r.rids.len(), MAX_SSRCS);
+    assert_eq!(r.simulcast.as_ref().unwrap().send.len(), MAX_SSRCS);
+    // A single group with more SSRCs than the bound keeps the first MAX_SSRCS.
+    let m2 = format!(
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+         a=rtpmap:96 VP8/90000\r\na=ssrc-group:SIM {}\r\n",
+        big_group.join(" ")
+    );
+    let s = Sdp::parse(&sdp(&m2)).unwrap();
+    assert_eq!(s.media[0].rtp.ssrc_groups[0].ssrcs.len(), MAX_SSRCS);
+}

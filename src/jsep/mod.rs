@@ -32,8 +32,8 @@ mod tests;
 
 pub use codecs::CodecKind;
 pub use description::{
-    DATACHANNEL_FORMAT, DATACHANNEL_PROTO, MAX_SDP_LEN, MediaKind, MediaSection, RTP_PROTO, Sdp,
-    SdpError, Setup,
+    DATACHANNEL_FORMAT, DATACHANNEL_PROTO, MAX_CANDIDATES, MAX_MEDIA_SECTIONS, MAX_SDP_LEN,
+    MediaKind, MediaSection, RTP_PROTO, Sdp, SdpError, Setup,
 };
 pub(crate) use description::{LocalSection, RejectedSection, Section, write};
 pub use media::{

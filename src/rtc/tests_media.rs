@@ -231,3 +231,31 @@ fn receive_streams_routes_and_media_events_are_bounded() {
         st.media_unrouted
     );
 }
+
+/// The media packet pool past its bound: `Rtc::recycle` keeps at most `MEDIA_POOL` (64)
+/// packet-sized buffers and frees the rest, and never keeps a buffer too big for a
+/// packet when there is no association to take it.
+#[test]
+fn recycled_packet_buffers_are_bounded() {
+    let mut rtc = Rtc::new(
+        RtcConfig {
+            rng: RngSource::Seeded(8),
+            ..RtcConfig::default()
+        },
+        Instant::ZERO,
+    )
+    .unwrap();
+    rtc.add_media(MediaKind::Video, crate::jsep::Direction::SendRecv)
+        .unwrap();
+    let before = rtc.diagnostics().total_bytes;
+    for _ in 0..1000 {
+        rtc.recycle(Vec::with_capacity(1200));
+    }
+    assert_eq!(rtc.pool.len(), MEDIA_POOL);
+    assert_eq!(MEDIA_POOL, 64);
+    let grown = rtc.diagnostics().total_bytes - before;
+    assert!(grown <= MEDIA_POOL * 1200, "{grown} bytes");
+    rtc.recycle(Vec::with_capacity(1 << 20));
+    assert_eq!(rtc.pool.len(), MEDIA_POOL);
+    assert_eq!(rtc.diagnostics().total_bytes - before, grown);
+}

@@ -85,6 +85,8 @@ pub(crate) struct Receiver {
     dups: Vec<u32>,
     /// Bytes held: out-of-order, in assembly, waiting for order.
     pub(crate) held_bytes: usize,
+    /// The part of `held_bytes` in complete ordered messages waiting for earlier ones.
+    wait_bytes: usize,
     buffer: usize,
     max_message: usize,
     max_ooo: usize,
@@ -117,6 +119,7 @@ impl Receiver {
             msg_pool: crate::buf::BufPool::new(pool_bytes),
             dups: Vec::new(),
             held_bytes: 0,
+            wait_bytes: 0,
             buffer,
             max_message,
             // A chunk carries at least one byte; more slots than that cannot be filled
@@ -202,9 +205,19 @@ impl Receiver {
             self.note_dup(d.tsn);
             return DataOutcome::Duplicate;
         }
-        // The next expected chunk is always taken (it lets held data drain); others
-        // only while the window has room.
-        if off > 0 && self.held_bytes + self.ready_bytes + extra + d.payload.len() > self.buffer {
+        // RFC 9260 §6.2: data beyond the window is dropped. A chunk beyond a gap needs
+        // room for everything held. The next expected chunk may be what drains the
+        // chunks held beyond a gap or completes the message being assembled, so those
+        // do not count against it (it is always taken when nothing else is held); what
+        // only the host can drain (messages delivered and not yet taken) and messages
+        // waiting for an earlier one do: a host that stops polling closes the window
+        // for good, whatever the peer sends.
+        let held = if off == 0 {
+            self.wait_bytes + self.ready_bytes + extra
+        } else {
+            self.held_bytes + self.ready_bytes + extra
+        };
+        if (off > 0 || held > 0) && held + d.payload.len() > self.buffer {
             self.dropped += 1;
             return DataOutcome::Dropped;
         }
@@ -421,6 +434,7 @@ impl Receiver {
             self.release_waiting(stream);
         } else if lt16(s.next_ssn, ssn) {
             self.held_bytes += data.len();
+            self.wait_bytes += data.len();
             s.waiting.insert(ssn, (ppid, data));
         }
         // An SSN behind the expected one is a stale duplicate: dropped.
@@ -436,6 +450,7 @@ impl Receiver {
             };
             s.next_ssn = s.next_ssn.wrapping_add(1);
             self.held_bytes = self.held_bytes.saturating_sub(data.len());
+            self.wait_bytes = self.wait_bytes.saturating_sub(data.len());
             self.push_ready(Delivery { stream, ppid, data });
         }
     }
@@ -479,6 +494,7 @@ impl Receiver {
             for k in stale {
                 if let Some((_, d)) = s.waiting.remove(&k) {
                     self.held_bytes = self.held_bytes.saturating_sub(d.len());
+                    self.wait_bytes = self.wait_bytes.saturating_sub(d.len());
                 }
             }
             if let Some(s) = self.streams.get_mut(&stream) {
@@ -494,6 +510,7 @@ impl Receiver {
         if let Some(s) = self.streams.remove(&stream) {
             for (_, (_, d)) in s.waiting {
                 self.held_bytes = self.held_bytes.saturating_sub(d.len());
+                self.wait_bytes = self.wait_bytes.saturating_sub(d.len());
             }
         }
     }

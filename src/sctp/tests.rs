@@ -65,3 +65,82 @@ fn unordered_messages_beyond_a_gap_are_delivered_once() {
     assert_eq!(r.cum_tsn, 110);
     assert_eq!(r.held_bytes, 0);
 }
+
+/// A peer that ignores our window: in-order data it sends while the host takes nothing
+/// is dropped once the receive buffer is full, whether the messages are ready or wait
+/// for an earlier sequence number that never comes; out-of-order chunks beyond the
+/// window too. What may drain held data still gets in: the chunk filling a gap, and the
+/// rest of a message bigger than the buffer.
+#[test]
+fn the_receive_buffer_holds_against_a_peer_ignoring_the_window() {
+    static KB: [u8; 1000] = [7; 1000];
+    let buffer = 10_000;
+    let kb: &'static [u8] = &KB;
+    let ordered = |tsn: u32, ssn: u16, b: bool, e: bool, p: &'static [u8]| DataChunk {
+        ssn,
+        ..chunk(tsn, false, b, e, p)
+    };
+
+    // Ready messages the host never takes.
+    let mut r = Receiver::new(buffer, 1 << 18, 16, 0);
+    r.establish(1, 10);
+    let mut dropped = 0;
+    for i in 0..50u32 {
+        match r.on_data(&ordered(1 + i, i as u16, true, true, kb), 0) {
+            DataOutcome::InOrder => {}
+            DataOutcome::Dropped => dropped += 1,
+            o => panic!("{o:?}"),
+        }
+    }
+    assert_eq!(dropped, 40);
+    assert_eq!(r.sizes().4, buffer, "ten messages ready, no more");
+    assert_eq!(r.a_rwnd(0), 0);
+    // Delivered-but-untaken bytes (`extra`) count the same.
+    let mut r = Receiver::new(buffer, 1 << 18, 16, 0);
+    r.establish(1, 10);
+    assert_eq!(
+        r.on_data(&ordered(1, 0, true, true, kb), 9_500),
+        DataOutcome::Dropped
+    );
+
+    // Messages waiting for sequence number 0, which never comes.
+    let mut r = Receiver::new(buffer, 1 << 18, 16, 0);
+    r.establish(1, 10);
+    let mut dropped = 0;
+    for i in 0..50u32 {
+        if r.on_data(&ordered(1 + i, 1 + i as u16, true, true, kb), 0) == DataOutcome::Dropped {
+            dropped += 1;
+        }
+    }
+    assert_eq!(dropped, 40);
+    assert_eq!(r.held_bytes, buffer);
+
+    // Beyond a gap: held up to the window; the gap's chunk still gets in and drains it.
+    let mut r = Receiver::new(buffer, 1 << 18, 16, 0);
+    r.establish(1, 10);
+    let mut dropped = 0;
+    for i in 1..50u32 {
+        match r.on_data(&ordered(1 + i, i as u16, true, true, kb), 0) {
+            DataOutcome::OutOfOrder => {}
+            DataOutcome::Dropped => dropped += 1,
+            o => panic!("{o:?}"),
+        }
+    }
+    assert_eq!(dropped, 39);
+    assert_eq!(r.held_bytes, buffer);
+    assert_eq!(
+        r.on_data(&ordered(1, 0, true, true, kb), 0),
+        DataOutcome::InOrder
+    );
+    assert_eq!(drain(&mut r).len(), 11);
+    assert_eq!(r.held_bytes + r.sizes().4, 0);
+
+    // A message of 30 kB through a 10 kB buffer: its chunks keep coming in.
+    let mut r = Receiver::new(buffer, 1 << 18, 16, 0);
+    r.establish(1, 10);
+    for i in 0..30u32 {
+        let c = ordered(1 + i, 0, i == 0, i == 29, kb);
+        assert_eq!(r.on_data(&c, 0), DataOutcome::InOrder, "chunk {i}");
+    }
+    assert_eq!(drain(&mut r), vec![vec![7u8; 30_000]]);
+}

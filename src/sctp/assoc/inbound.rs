@@ -125,6 +125,7 @@ impl Association {
             }
             ct::ERROR => {
                 tracing::debug!(causes = ?Tlvs::new(c.value).map_while(Result::ok).map(|t| t.ty).collect::<Vec<_>>(), "SCTP ERROR");
+                self.on_error(now, c);
             }
             ct::COOKIE_ECHO => self.on_cookie_echo(now, c),
             ct::COOKIE_ACK => {
@@ -375,10 +376,14 @@ impl Association {
         if cookie.my_tag != self.my_tag || cookie.my_initial_tsn != self.my_initial_tsn {
             return;
         }
-        if now.saturating_duration_since(cookie.created) > self.config.cookie_lifetime {
-            // RFC 9260 §5.1.5: Stale Cookie Error (staleness in microseconds).
-            let stale =
-                (now.saturating_duration_since(cookie.created).as_micros() as u32).to_be_bytes();
+        let age = now.saturating_duration_since(cookie.created);
+        if age > self.config.cookie_lifetime {
+            // RFC 9260 §5.1.5: Stale Cookie Error; its Measure of Staleness is the time
+            // since the cookie expired, in microseconds (§3.3.10.3).
+            let since_expiry = age.saturating_sub(self.config.cookie_lifetime).as_micros();
+            let stale = u32::try_from(since_expiry)
+                .unwrap_or(u32::MAX)
+                .to_be_bytes();
             self.push_ctrl(cookie.peer_tag, |w| {
                 w.chunk(ct::ERROR, 0, |w| write_tlv(w, cause::STALE_COOKIE, &stale))
             });
@@ -407,6 +412,30 @@ impl Association {
             // A restarted peer (cases A-C): WebRTC never restarts an association.
             _ => {}
         }
+    }
+
+    /// An ERROR chunk. Only a Stale Cookie cause in COOKIE-ECHOED changes anything
+    /// (RFC 9260 §5.2.6): our cookie expired before the peer saw it, so we go back to
+    /// COOKIE-WAIT and send a new INIT for a fresh one (alternative 1). The T1-init
+    /// retries keep counting, so a peer that only ever answers "stale" still ends in
+    /// `SetupTimeout` after `max_init_retransmits`. Everything else is only logged.
+    fn on_error(&mut self, now: Instant, c: &RawChunk<'_>) {
+        if self.state != State::CookieEchoed {
+            return;
+        }
+        let stale = Tlvs::new(c.value)
+            .map_while(Result::ok)
+            .any(|t| t.ty == cause::STALE_COOKIE);
+        if !stale {
+            return;
+        }
+        self.cookie.clear();
+        self.cookie_echo_due = false;
+        self.peer_tag = 0;
+        self.state = State::CookieWait;
+        self.init_due = true;
+        self.t1_rto = self.config.rto_initial;
+        self.t1 = Some(now + self.t1_rto);
     }
 
     fn established(&mut self) {

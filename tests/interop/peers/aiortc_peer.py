@@ -96,6 +96,50 @@ def _loopback_only(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
 # aioice drops 127.0.0.1 from its host candidates; on a loopback-only test that leaves none.
 aioice.ice.get_host_addresses = _loopback_only
 
+
+def _capture_plain_rtcp(directory: str) -> None:
+    """SANSRTC_CAPTURE=<dir>: plain RTCP (fuzz seeds, see docs/INTEROP.md), which the
+    sansrtc side never sees decrypted: what sansrtc sent, as aiortc decrypted it
+    (rtcp-sansrtc-<n>.bin), and what aiortc sends, before encryption (rtcp-aiortc-<n>.bin);
+    at most 300 files each, never overwriting."""
+    from aiortc import rtcdtlstransport
+    from aiortc.rtp import is_rtcp
+
+    os.makedirs(directory, exist_ok=True)
+    counts = {"sansrtc": 0, "aiortc": 0}
+
+    def keep(origin: str, data: bytes) -> None:
+        n = counts[origin]
+        while n < 300:
+            path = os.path.join(directory, f"rtcp-{origin}-{n}.bin")
+            n += 1
+            try:
+                with open(path, "xb") as f:
+                    f.write(data)
+                break
+            except FileExistsError:
+                continue
+        counts[origin] = n
+
+    transport = rtcdtlstransport.RTCDtlsTransport
+    handle, send = transport._handle_rtcp_data, transport._send_rtp
+
+    async def handle_rtcp_data(self, data: bytes) -> None:
+        keep("sansrtc", data)
+        await handle(self, data)
+
+    async def send_rtp(self, data: bytes) -> None:
+        if is_rtcp(data):
+            keep("aiortc", data)
+        await send(self, data)
+
+    transport._handle_rtcp_data = handle_rtcp_data
+    transport._send_rtp = send_rtp
+
+
+if os.environ.get("SANSRTC_CAPTURE"):
+    _capture_plain_rtcp(os.environ["SANSRTC_CAPTURE"])
+
 PEER = "aiortc"
 RUN_TIMEOUT = 120.0  # the whole offer run
 OPEN_TIMEOUT = 20.0
