@@ -178,6 +178,8 @@ struct Channel {
     state: ChannelState,
     /// We sent the OPEN and wait for the ACK: send ordered until then (RFC 8832 §6).
     awaiting_ack: bool,
+    /// `Opened` was reported for it: only then are its messages delivered.
+    announced: bool,
     remote: bool,
     incoming_reset: bool,
     outgoing_reset: bool,
@@ -336,6 +338,7 @@ impl DataChannels {
                 config,
                 state,
                 awaiting_ack: !negotiated,
+                announced: state == ChannelState::Open,
                 remote: false,
                 incoming_reset: false,
                 outgoing_reset: false,
@@ -504,6 +507,7 @@ impl DataChannels {
         for id in ready {
             if let Some(c) = self.channels.get_mut(&id) {
                 c.state = ChannelState::Open;
+                c.announced = true;
                 let cfg = c.config.clone();
                 self.opened(id, &cfg, false);
             }
@@ -537,9 +541,15 @@ impl DataChannels {
                 // OPEN (RFC 8832 §6), so the channel is open, and says so before the
                 // message is delivered.
                 implicit_ack = Some(c.config.clone());
+                c.announced = true;
             }
         }
         c.awaiting_ack = false;
+        if !c.announced {
+            // A channel closed before it ever opened: nothing to deliver on.
+            self.stats.dropped += 1;
+            return;
+        }
         if let Some(cfg) = implicit_ack {
             self.opened(stream, &cfg, false);
         }
@@ -559,6 +569,7 @@ impl DataChannels {
                 c.awaiting_ack = false;
                 if c.state == ChannelState::Connecting {
                     c.state = ChannelState::Open;
+                    c.announced = true;
                     let cfg = c.config.clone();
                     self.opened(stream, &cfg, false);
                 }
@@ -600,6 +611,7 @@ impl DataChannels {
                 config,
                 state: ChannelState::Open,
                 awaiting_ack: false,
+                announced: true,
                 remote: true,
                 incoming_reset: false,
                 outgoing_reset: false,

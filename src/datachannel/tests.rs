@@ -425,3 +425,24 @@ fn a_message_before_the_ack_opens_the_channel_first() {
         "{got:?}"
     );
 }
+
+/// A channel closed before it opened never delivers a message: its `Opened` was never
+/// reported, so the host knows no such channel.
+#[test]
+fn a_channel_closed_before_opening_delivers_nothing() {
+    let (mut a, mut b, _, _) = pair();
+    let id = b.create_channel(ChannelConfig::default()).unwrap();
+    b.channel(id).unwrap().close().unwrap();
+    a.association_mut()
+        .send(id.0, ppid::STRING, b"too early", SendOptions::default())
+        .unwrap();
+    let (_, eb) = shuttle(&mut a, &mut b);
+    assert!(
+        !eb.iter().any(|e| matches!(
+            e,
+            DataChannelEvent::Message { .. } | DataChannelEvent::Opened { .. }
+        )),
+        "{eb:?}"
+    );
+    assert!(b.stats().dropped >= 1);
+}
