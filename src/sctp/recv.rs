@@ -43,6 +43,10 @@ struct StreamIn {
     next_ssn: u16,
     /// Complete ordered messages waiting for earlier ones: ssn → (ppid, data).
     waiting: BTreeMap<u16, (u32, Vec<u8>)>,
+    /// Our cumulative TSN when the peer last reset this stream (RFC 6525): a FORWARD
+    /// TSN whose new cumulative TSN is not beyond it was sent before the reset and
+    /// speaks of the old sequence numbers.
+    reset_tsn: Option<u32>,
 }
 
 /// A message ready for the application.
@@ -486,16 +490,33 @@ impl Receiver {
                 continue;
             }
             let s = self.streams.entry(stream).or_default();
-            if lt16(ssn, s.next_ssn) {
+            if lt16(ssn, s.next_ssn) || s.reset_tsn.is_some_and(|r| le(new_cum, r)) {
                 continue;
             }
-            // Messages up to `ssn` will never come; those waiting beyond are released.
-            let stale: Vec<u16> = s.waiting.range(..=ssn).map(|(k, _)| *k).collect();
-            for k in stale {
-                if let Some((_, d)) = s.waiting.remove(&k) {
-                    self.held_bytes = self.held_bytes.saturating_sub(d.len());
-                    self.wait_bytes = self.wait_bytes.saturating_sub(d.len());
-                }
+            // RFC 3758 §3.6: the sender gave up on this stream's messages up to `ssn`.
+            // Those of them that did arrive whole (waiting for an earlier, abandoned
+            // one) are delivered, in order: the sender counts them as acknowledged, so
+            // dropping them would lose reliably sent data. Then the sequence moves past
+            // `ssn` and what waits beyond follows. (SSNs compare in serial arithmetic.)
+            let next = s.next_ssn;
+            let mut done: Vec<u16> = s
+                .waiting
+                .keys()
+                .copied()
+                .filter(|&k| !lt16(ssn, k) && !lt16(k, next))
+                .collect();
+            done.sort_by_key(|&k| k.wrapping_sub(next));
+            for k in done {
+                let Some((ppid, data)) = self
+                    .streams
+                    .get_mut(&stream)
+                    .and_then(|s| s.waiting.remove(&k))
+                else {
+                    continue;
+                };
+                self.held_bytes = self.held_bytes.saturating_sub(data.len());
+                self.wait_bytes = self.wait_bytes.saturating_sub(data.len());
+                self.push_ready(Delivery { stream, ppid, data });
             }
             if let Some(s) = self.streams.get_mut(&stream) {
                 s.next_ssn = ssn.wrapping_add(1);
@@ -512,6 +533,18 @@ impl Receiver {
                 self.held_bytes = self.held_bytes.saturating_sub(d.len());
                 self.wait_bytes = self.wait_bytes.saturating_sub(d.len());
             }
+        }
+        // The sequence starts over at 0; remember where, so that a late FORWARD TSN
+        // from before the reset cannot move the new sequence (found by fuzzing: a
+        // duplicated FORWARD TSN made every later message look stale).
+        if self.streams.len() < self.max_streams {
+            self.streams.insert(
+                stream,
+                StreamIn {
+                    reset_tsn: Some(self.cum_tsn),
+                    ..StreamIn::default()
+                },
+            );
         }
     }
 

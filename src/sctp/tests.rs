@@ -144,3 +144,47 @@ fn the_receive_buffer_holds_against_a_peer_ignoring_the_window() {
     }
     assert_eq!(drain(&mut r), vec![vec![7u8; 30_000]]);
 }
+
+fn ordered(tsn: u32, ssn: u16, payload: &[u8]) -> DataChunk<'_> {
+    DataChunk {
+        ssn,
+        ..chunk(tsn, false, true, true, payload)
+    }
+}
+
+/// Found by fuzzing: a FORWARD TSN from before a stream reset (duplicated or late) must
+/// not move the reset stream's new sequence, or every later message would look stale
+/// and be lost although acknowledged.
+#[test]
+fn a_forward_tsn_from_before_a_reset_leaves_the_new_sequence_alone() {
+    let mut r = Receiver::new(1 << 20, 1 << 18, 16, 64 * 1024);
+    r.establish(100, 10);
+    for (i, t) in (100..104).enumerate() {
+        r.on_data(&ordered(t, i as u16, &[i as u8]), 0);
+    }
+    assert_eq!(drain(&mut r).len(), 4);
+    r.on_forward_tsn(103, [(1, 3)].into_iter());
+    r.reset_stream(1);
+    // The same FORWARD TSN again, after the reset.
+    r.on_forward_tsn(103, [(1, 3)].into_iter());
+    r.on_data(&ordered(104, 0, b"new 0"), 0);
+    r.on_data(&ordered(105, 1, b"new 1"), 0);
+    assert_eq!(drain(&mut r), vec![b"new 0".to_vec(), b"new 1".to_vec()]);
+}
+
+/// RFC 3758 §3.6: messages that arrived whole but wait for an abandoned earlier one are
+/// delivered when a FORWARD TSN skips it (the sender counts them acknowledged).
+#[test]
+fn a_forward_tsn_releases_the_complete_messages_it_covers() {
+    let mut r = Receiver::new(1 << 20, 1 << 18, 16, 64 * 1024);
+    r.establish(100, 10);
+    // SSN 0 never comes; SSNs 1 and 2 arrive in TSN order and wait for it.
+    r.on_data(&ordered(100, 1, b"one"), 0);
+    r.on_data(&ordered(101, 2, b"two"), 0);
+    assert!(drain(&mut r).is_empty());
+    // The sender gives up on stream 1 up to SSN 2: what arrived is delivered, in order.
+    r.on_forward_tsn(101, [(1, 2)].into_iter());
+    assert_eq!(drain(&mut r), vec![b"one".to_vec(), b"two".to_vec()]);
+    r.on_data(&ordered(102, 3, b"three"), 0);
+    assert_eq!(drain(&mut r), vec![b"three".to_vec()]);
+}
