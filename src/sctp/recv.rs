@@ -43,11 +43,10 @@ struct StreamIn {
     next_ssn: u16,
     /// Complete ordered messages waiting for earlier ones: ssn → (ppid, data).
     waiting: BTreeMap<u16, (u32, Vec<u8>)>,
-    /// Our cumulative TSN when the peer last reset this stream (RFC 6525): a FORWARD
-    /// TSN whose new cumulative TSN is not beyond it was sent before the reset and
-    /// speaks of the old sequence numbers.
-    reset_tsn: Option<u32>,
 }
+
+/// How many recent incoming stream resets are remembered (see `Receiver::resets`).
+const MAX_RESETS_REMEMBERED: usize = 256;
 
 /// A message ready for the application.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,6 +88,11 @@ pub(crate) struct Receiver {
     dups: Vec<u32>,
     /// Bytes held: out-of-order, in assembly, waiting for order.
     pub(crate) held_bytes: usize,
+    /// Recent incoming stream resets (RFC 6525), oldest first: the stream and our
+    /// cumulative TSN then. A FORWARD TSN whose new cumulative TSN is not beyond it was
+    /// sent before the reset and speaks of the old sequence numbers. Bounded; not
+    /// counted as stream state.
+    resets: VecDeque<(u16, u32)>,
     /// The part of `held_bytes` in complete ordered messages waiting for earlier ones.
     wait_bytes: usize,
     buffer: usize,
@@ -123,6 +127,7 @@ impl Receiver {
             msg_pool: crate::buf::BufPool::new(pool_bytes),
             dups: Vec::new(),
             held_bytes: 0,
+            resets: VecDeque::new(),
             wait_bytes: 0,
             buffer,
             max_message,
@@ -489,8 +494,15 @@ impl Receiver {
             if !self.streams.contains_key(&stream) && self.streams.len() >= self.max_streams {
                 continue;
             }
+            let before_reset = self
+                .resets
+                .iter()
+                .any(|&(s, r)| s == stream && le(new_cum, r));
+            if before_reset {
+                continue;
+            }
             let s = self.streams.entry(stream).or_default();
-            if lt16(ssn, s.next_ssn) || s.reset_tsn.is_some_and(|r| le(new_cum, r)) {
+            if lt16(ssn, s.next_ssn) {
                 continue;
             }
             // RFC 3758 §3.6: the sender gave up on this stream's messages up to `ssn`.
@@ -537,15 +549,11 @@ impl Receiver {
         // The sequence starts over at 0; remember where, so that a late FORWARD TSN
         // from before the reset cannot move the new sequence (found by fuzzing: a
         // duplicated FORWARD TSN made every later message look stale).
-        if self.streams.len() < self.max_streams {
-            self.streams.insert(
-                stream,
-                StreamIn {
-                    reset_tsn: Some(self.cum_tsn),
-                    ..StreamIn::default()
-                },
-            );
+        self.resets.retain(|(s, _)| *s != stream);
+        if self.resets.len() >= MAX_RESETS_REMEMBERED {
+            self.resets.pop_front();
         }
+        self.resets.push_back((stream, self.cum_tsn));
     }
 
     /// Gap Ack Blocks (offsets from `cum_tsn`), at most `max`.
