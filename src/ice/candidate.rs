@@ -200,7 +200,10 @@ impl FromStr for Candidate {
     /// Accepts the value with or without `a=` and `candidate:` prefixes.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use CandidateParseError::Malformed;
-        let s = s.trim();
+        // Trimmed as the fields are split: ASCII whitespace only (Unicode trimming
+        // would also take a vertical tab that the split keeps as a field, so our own
+        // output would not parse back; found by fuzzing).
+        let s = s.trim_matches(|c: char| c.is_ascii_whitespace());
         let s = s.strip_prefix("a=").unwrap_or(s);
         let s = s.strip_prefix("candidate:").unwrap_or(s);
         let mut it = s.split_ascii_whitespace();

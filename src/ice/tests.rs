@@ -279,3 +279,14 @@ fn lonely_agent_deadlines_progress() {
     assert_eq!(a.state(), IceConnectionState::Failed);
     assert!(now >= Instant::from_secs(30));
 }
+
+/// Found by fuzzing: a field the split keeps (a vertical tab is not ASCII whitespace)
+/// at the end of the line must survive our own formatting and parsing.
+#[test]
+fn candidate_with_odd_characters_round_trips() {
+    let line = "candidate:1 1 udp 2130706431 127.0.0.1 4000 typ host ufrag \u{b}";
+    let c: Candidate = line.parse().unwrap();
+    assert_eq!(c.ufrag.as_deref(), Some("\u{b}"));
+    let back: Candidate = c.to_string().parse().unwrap();
+    assert_eq!(back.ufrag, c.ufrag);
+}
