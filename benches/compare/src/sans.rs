@@ -36,6 +36,24 @@ trait Watch {
     }
 }
 
+/// Every datagram `from` has to send, handed to `to`; whether there was any.
+fn cross(from: &mut Rtc, to: &mut Rtc, now: Instant, buf: &mut [u8]) -> bool {
+    let mut any = false;
+    while let Some(t) = from.poll_transmit(now, buf) {
+        to.handle_receive(
+            now,
+            Receive {
+                proto: t.proto,
+                source: t.source,
+                destination: t.destination,
+                contents: &buf[..t.size],
+            },
+        );
+        any = true;
+    }
+    any
+}
+
 /// Two peers and their clock.
 pub struct Pair {
     a: Rtc,
@@ -60,19 +78,7 @@ impl Pair {
             if self.b.poll_timeout().is_some_and(|t| t <= now) {
                 self.b.handle_timeout(now);
             }
-            let mut moved = false;
-            while let Some(t) = self.a.poll_transmit(now, buf) {
-                self.b.handle_receive(
-                    now,
-                    Receive {
-                        proto: t.proto,
-                        source: t.source,
-                        destination: t.destination,
-                        contents: &buf[..t.size],
-                    },
-                );
-                moved = true;
-            }
+            let mut moved = cross(&mut self.a, &mut self.b, now, buf);
             while let Some(e) = self.b.poll_event() {
                 w.b(e)?;
                 moved = true;
@@ -80,18 +86,7 @@ impl Pair {
             while let Some(spare) = w.spare_b() {
                 self.b.recycle(spare);
             }
-            while let Some(t) = self.b.poll_transmit(now, buf) {
-                self.a.handle_receive(
-                    now,
-                    Receive {
-                        proto: t.proto,
-                        source: t.source,
-                        destination: t.destination,
-                        contents: &buf[..t.size],
-                    },
-                );
-                moved = true;
-            }
+            moved |= cross(&mut self.b, &mut self.a, now, buf);
             while let Some(e) = self.a.poll_event() {
                 w.a(e)?;
                 moved = true;
