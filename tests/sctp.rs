@@ -702,42 +702,6 @@ proptest! {
     }
 }
 
-#[test]
-#[ignore]
-fn debug_30() {
-    let loss: f64 = std::env::var("LOSS")
-        .ok()
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0.3);
-    let (mut sim, a, b) = pair(3, lossy(loss), SctpConfig::default());
-    for i in 0..1024u32 {
-        sim.endpoint_mut(a)
-            .outbox
-            .push_back((1, SendOptions::default(), message(i)));
-    }
-    for step in 1..=30 {
-        sim.run_until(Instant::from_millis(step * 1000));
-        let st = sim.endpoint(a).assoc.stats();
-        let sb = sim.endpoint(b).assoc.stats();
-        eprintln!(
-            "t={} got={} cwnd={} rto={:?} flight={} prwnd={} t3={} fr={} rtx={} | b: rwnd={} dropped={} dups={} in={}",
-            step * 10,
-            sim.endpoint(b).got.len(),
-            st.cwnd,
-            st.rto,
-            st.bytes_in_flight,
-            st.peer_rwnd,
-            st.t3_timeouts,
-            st.fast_retransmits,
-            st.retransmitted_chunks,
-            sb.local_rwnd,
-            sb.dropped_chunks,
-            sb.duplicate_chunks,
-            sb.data_chunks_in
-        );
-    }
-}
-
 /// Buffers are reused while traffic flows and handed back once the association idles:
 /// the sender's pool fills with the buffers of acknowledged messages, the receiver's
 /// with those the host recycles, each within `buffer_pool`, and both are empty after

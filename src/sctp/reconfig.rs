@@ -67,10 +67,15 @@ impl Reconfig {
     }
 
     /// Makes a request of the pending streams that `drained` says have no data left to
-    /// give TSNs to, if none is outstanding (RFC 6525 §5.1.1: one at a time).
-    pub(crate) fn maybe_request(&mut self, last_tsn: u32, drained: impl Fn(u16) -> bool) {
+    /// give TSNs to, if none is outstanding (RFC 6525 §5.1.1: one at a time). Returns
+    /// the streams of the new request, if one was made.
+    pub(crate) fn maybe_request(
+        &mut self,
+        last_tsn: u32,
+        drained: impl Fn(u16) -> bool,
+    ) -> Option<&[u16]> {
         if self.inflight.is_some() || self.pending.is_empty() {
-            return;
+            return None;
         }
         let mut streams = Vec::new();
         self.pending.retain(|s| {
@@ -82,7 +87,7 @@ impl Reconfig {
             }
         });
         if streams.is_empty() {
-            return;
+            return None;
         }
         let req_seq = self.next_req_seq;
         self.next_req_seq = req_seq.wrapping_add(1);
@@ -93,6 +98,7 @@ impl Reconfig {
             streams,
         });
         self.request_due = true;
+        self.inflight.as_ref().map(|r| r.streams.as_slice())
     }
 
     /// The peer's Outgoing SSN Reset Request (RFC 6525 §5.2.2). `received_through` says

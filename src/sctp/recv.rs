@@ -539,16 +539,29 @@ impl Receiver {
     }
 
     /// The peer reset its outgoing stream: our incoming sequence starts over.
+    ///
+    /// The reset is performed only once every TSN up to the request's last one has
+    /// arrived or been skipped (RFC 6525 §5.2.2), so a whole message still waiting here
+    /// waits for sequence numbers that were abandoned and will never come: it is
+    /// delivered now, in order (the sender counts it as acknowledged). This is also why
+    /// the sender need not name the old sequence in a FORWARD TSN once it asked for the
+    /// reset (`Sender::reset_requested`).
     pub(crate) fn reset_stream(&mut self, stream: u16) {
         if let Some(s) = self.streams.remove(&stream) {
-            for (_, (_, d)) in s.waiting {
-                self.held_bytes = self.held_bytes.saturating_sub(d.len());
-                self.wait_bytes = self.wait_bytes.saturating_sub(d.len());
+            let next = s.next_ssn;
+            let mut waiting: Vec<(u16, (u32, Vec<u8>))> = s.waiting.into_iter().collect();
+            waiting.sort_by_key(|&(k, _)| k.wrapping_sub(next));
+            for (_, (ppid, data)) in waiting {
+                self.held_bytes = self.held_bytes.saturating_sub(data.len());
+                self.wait_bytes = self.wait_bytes.saturating_sub(data.len());
+                self.push_ready(Delivery { stream, ppid, data });
             }
         }
         // The sequence starts over at 0; remember where, so that a late FORWARD TSN
         // from before the reset cannot move the new sequence (found by fuzzing: a
-        // duplicated FORWARD TSN made every later message look stale).
+        // duplicated FORWARD TSN made every later message look stale). Such a FORWARD
+        // TSN was made before the sender asked for the reset, so it reaches no further
+        // than the request's last TSN, which `cum_tsn` has passed.
         self.resets.retain(|(s, _)| *s != stream);
         if self.resets.len() >= MAX_RESETS_REMEMBERED {
             self.resets.pop_front();

@@ -34,6 +34,9 @@ pub(crate) struct OutMessage {
     /// Chunks with TSNs not yet acknowledged (or abandoned).
     outstanding: u32,
     abandoned: bool,
+    /// Its stream's reset was asked for after it got its SSN: a FORWARD TSN no longer
+    /// names this SSN (see `Sender::reset_requested`).
+    before_reset: bool,
 }
 
 impl OutMessage {
@@ -341,6 +344,7 @@ impl Sender {
             counted,
             outstanding: 0,
             abandoned: false,
+            before_reset: false,
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -934,7 +938,8 @@ impl Sender {
             let Some(m) = self.message(e.msg) else {
                 continue;
             };
-            if m.unordered {
+            // An abandoned message from before its stream's reset (see `reset_requested`).
+            if m.unordered || m.before_reset {
                 continue;
             }
             match streams.iter_mut().find(|(s, _)| *s == m.stream) {
@@ -1030,8 +1035,24 @@ impl Sender {
         self.streams.get(&stream).map_or(0, |s| s.buffered)
     }
 
+    /// The stream's outgoing reset was asked for (every message of it has its TSNs): from
+    /// now on a FORWARD TSN leaves its old sequence numbers out. The peer performs the
+    /// reset once it has every TSN up to the request's last one (RFC 6525 §5.2.2), and
+    /// then holds nothing of the old sequence; a FORWARD TSN made before the request
+    /// covers TSNs up to that last one at most, which the peer tells apart (see
+    /// `Receiver::reset_stream`), but one made after it could reach the new sequence
+    /// and skip messages there.
+    pub(crate) fn reset_requested(&mut self, stream: u16) {
+        for m in self.msgs.iter_mut().flatten() {
+            if m.stream == stream {
+                m.before_reset = true;
+            }
+        }
+    }
+
     /// Forgets a stream's state after its outgoing reset completed.
     pub(crate) fn reset_stream(&mut self, stream: u16) {
+        self.reset_requested(stream);
         if let Some(s) = self.streams.get(&stream)
             && s.queue.is_empty()
         {

@@ -1,6 +1,9 @@
 //! Unit tests of the SCTP association and its halves.
 
 use super::recv::{DataOutcome, Receiver};
+use super::send::{Rto, Sender};
+use super::{Reliability, SendOptions};
+use crate::time::{Duration, Instant};
 use super::wire::chunks::DataChunk;
 
 fn chunk(tsn: u32, unordered: bool, b: bool, e: bool, payload: &[u8]) -> DataChunk<'_> {
@@ -187,4 +190,53 @@ fn a_forward_tsn_releases_the_complete_messages_it_covers() {
     assert_eq!(drain(&mut r), vec![b"one".to_vec(), b"two".to_vec()]);
     r.on_data(&ordered(102, 3, b"three"), 0);
     assert_eq!(drain(&mut r), vec![b"three".to_vec()]);
+}
+
+/// Found by fuzzing: messages that arrived whole but wait behind abandoned ones when the
+/// peer's reset is performed are delivered, in order, not dropped. By then every TSN up
+/// to the request's last one is in or skipped, so nothing else can come before them;
+/// and the sender counts them acknowledged.
+#[test]
+fn a_reset_delivers_the_old_sequence_that_waits() {
+    let mut r = Receiver::new(1 << 20, 1 << 18, 16, 64 * 1024);
+    r.establish(100, 10);
+    // SSN 0 of stream 1 was abandoned (never sent); SSNs 1 and 2 wait for it.
+    r.on_data(&ordered(100, 2, b"two"), 0);
+    r.on_data(&ordered(101, 1, b"one"), 0);
+    assert!(drain(&mut r).is_empty());
+    r.reset_stream(1);
+    assert_eq!(drain(&mut r), vec![b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(r.held_bytes, 0);
+    // The new sequence starts at 0.
+    r.on_data(&ordered(102, 0, b"new"), 0);
+    assert_eq!(drain(&mut r), vec![b"new".to_vec()]);
+}
+
+/// Found by fuzzing (the sender's half of the above): once a stream's reset is asked
+/// for, FORWARD TSNs stop naming its old sequence numbers. The peer, having performed
+/// the reset, would otherwise apply a late one to the new sequence (it repeated while
+/// the SACKs were lost) and drop the new messages as stale.
+#[test]
+fn forward_tsns_leave_out_a_stream_whose_reset_was_asked_for() {
+    let rto = Rto::new(
+        Duration::from_secs(1),
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    );
+    let mut s = Sender::new(1000, 1200, rto, 16, 0);
+    s.establish(1000, 1 << 20, 16, true);
+    let opts = SendOptions {
+        unordered: false,
+        reliability: Reliability::MaxRetransmits(0),
+    };
+    for stream in [1, 2] {
+        assert!(s.send(stream, 51, vec![7; 10], opts, 1 << 20, true).is_ok());
+    }
+    let now = Instant::from_millis(0);
+    while s.next_chunk(now, 1200).is_some() {}
+    // Both are lost; with no retransmission allowed, both are abandoned.
+    s.on_t3_timeout(Instant::from_millis(2000));
+    assert_eq!(s.forward_tsn(), Some((1001, vec![(1, 0), (2, 0)])));
+    s.reset_requested(1);
+    assert_eq!(s.forward_tsn(), Some((1001, vec![(2, 0)])));
 }

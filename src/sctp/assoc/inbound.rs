@@ -571,8 +571,9 @@ impl Association {
     /// Carries out stream resets: incoming ones after the messages before them.
     pub(super) fn apply(&mut self, actions: Actions) {
         for s in actions.reset_incoming {
-            self.move_deliveries();
+            // The old sequence's last messages go before the reset event.
             self.receiver.reset_stream(s);
+            self.move_deliveries();
             self.events
                 .push_back(SctpEvent::IncomingStreamReset { stream: s });
         }

@@ -182,8 +182,14 @@ impl Association {
         }
         let last_tsn = self.sender.next_tsn.wrapping_sub(1);
         let sender = &self.sender;
-        self.reconfig
-            .maybe_request(last_tsn, |s| sender.stream_drained(s));
+        if let Some(streams) = self
+            .reconfig
+            .maybe_request(last_tsn, |s| sender.stream_drained(s))
+        {
+            for &s in streams {
+                self.sender.reset_requested(s);
+            }
+        }
         if !self.peer_reconfig
             && let Some(req) = self.reconfig.inflight.take()
         {
