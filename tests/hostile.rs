@@ -128,10 +128,10 @@ fn a_million_random_datagrams() {
             full
         });
     if total < full {
-        eprintln!(
+        robust::loud(format_args!(
             "NOTE: debug build: {total} datagrams instead of {full} \
              (run with --release, or FLOOD={full}, for the full flood)"
-        );
+        ));
     }
     let mut w = world(Options {
         seed: 7,

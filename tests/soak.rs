@@ -28,10 +28,10 @@ fn one_hour_of_data_and_media_over_5_percent_loss() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(if cfg!(debug_assertions) { 360 } else { full });
     if secs < full {
-        eprintln!(
+        robust::loud(format_args!(
             "NOTE: debug build: soaking {secs} s of virtual time instead of {full} s \
              (run with --release, or SOAK_SECS={full}, for the full hour)"
-        );
+        ));
     }
     let mut w = world(Options {
         seed: 53,

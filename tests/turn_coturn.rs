@@ -43,7 +43,9 @@ const MAX_LIFETIME: u64 = 12;
 
 fn skip(name: &str) -> bool {
     if std::env::var_os("SANSRTC_SKIP_TURN").is_some() {
-        eprintln!("SKIPPED {name}: SANSRTC_SKIP_TURN is set; coturn was not tested");
+        interop::loud(format_args!(
+            "SKIPPED {name}: SANSRTC_SKIP_TURN is set; coturn was not tested"
+        ));
         return true;
     }
     false
@@ -705,7 +707,9 @@ fn aiortc_through_coturn() {
 fn aiortc_connects_to_sansrtc_through_coturn() {
     let name = "aiortc_connects_to_sansrtc_through_coturn";
     if skip(name) || std::env::var_os("SANSRTC_SKIP_INTEROP").is_some() {
-        eprintln!("SKIPPED {name}: skip variable set; aiortc through coturn was not tested");
+        interop::loud(format_args!(
+            "SKIPPED {name}: skip variable set; aiortc through coturn was not tested"
+        ));
         return;
     }
     install();

@@ -41,7 +41,9 @@ fn root() -> PathBuf {
 
 fn skip(name: &str) -> bool {
     if std::env::var_os("SANSRTC_SKIP_INTEROP").is_some() {
-        eprintln!("SKIPPED {name}: SANSRTC_SKIP_INTEROP is set; no real peer was tested");
+        interop::loud(format_args!(
+            "SKIPPED {name}: SANSRTC_SKIP_INTEROP is set; no real peer was tested"
+        ));
         return true;
     }
     false
@@ -362,7 +364,9 @@ fn peer_media_to_echo(peer: &str, codec: &str, frames: bool) {
     if line.contains("\"skipped\"") {
         // VP8 is mandatory to implement (RFC 7742 §5): never a reason to skip.
         assert!(codec != "VP8", "{peer} skipped VP8: {line}");
-        eprintln!("\n*** SKIPPED: {peer} {codec} media was NOT tested: {line}\n");
+        interop::loud(format_args!(
+            "\n*** SKIPPED: {peer} {codec} media was NOT tested: {line}\n"
+        ));
         return;
     }
     let decoded = json_num(&line, "video_frames_decoded").unwrap_or(0.0);

@@ -2,9 +2,9 @@
 
 use super::recv::{DataOutcome, Receiver};
 use super::send::{Rto, Sender};
+use super::wire::chunks::DataChunk;
 use super::{Reliability, SendOptions};
 use crate::time::{Duration, Instant};
-use super::wire::chunks::DataChunk;
 
 fn chunk(tsn: u32, unordered: bool, b: bool, e: bool, payload: &[u8]) -> DataChunk<'_> {
     DataChunk {

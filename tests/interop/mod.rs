@@ -12,6 +12,13 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Writes a line to stderr past the test harness's capture (libtest captures only the
+/// print macros): skips and warnings must show in a plain `cargo test` run.
+pub fn loud(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{args}");
+}
+
 const NETNS_MARK: &str = "SANSRTC_IN_NETNS";
 
 /// Runs `body` inside a fresh network namespace (re-executing this test binary with only
@@ -29,10 +36,10 @@ pub fn in_private_netns(name: &str, body: impl FnOnce()) {
         .unwrap_or(false);
     let have_unshare = Command::new("unshare").arg("--version").output().is_ok();
     if !(is_root && have_unshare) {
-        eprintln!(
+        loud(format_args!(
             "WARNING: {name}: not root or no unshare(1): running on the host loopback, \
              without a private network namespace"
-        );
+        ));
         body();
         return;
     }

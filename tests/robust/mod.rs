@@ -21,6 +21,13 @@ use sansrtc::rtc::{
 use sansrtc::sim::{Endpoint, LinkConfig, NatConfig, NatId, NodeId, Sim};
 use sansrtc::{Duration, Instant, Protocol, Receive, RngSource, Transmit};
 
+/// Writes a line to stderr past the test harness's capture (libtest captures only the
+/// print macros): skips and warnings must show in a plain `cargo test` run.
+pub fn loud(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{args}");
+}
+
 pub const AUDIO_PT: u8 = 111;
 pub const VIDEO_PT: u8 = 96;
 
