@@ -898,6 +898,48 @@ fn events_past_max_events_wait_in_the_receive_window() {
     assert_eq!(got, (0..n).collect::<Vec<_>>());
 }
 
+/// The peer resets a stream while the host is not polling: the messages sent on it
+/// before the reset wait behind the full event queue, and the reset's event waits with
+/// them, after the last (a data channel closed before its last messages would lose them).
+#[test]
+fn a_stream_reset_event_never_overtakes_the_messages_before_it() {
+    let cfg_b = SctpConfig {
+        max_events: 8,
+        ..SctpConfig::default()
+    };
+    let (mut sim, a, b) = pair_with(46, lossy(0.0), SctpConfig::default(), cfg_b);
+    assert!(sim.run_until_pred(Instant::from_secs(5), |s| s.endpoint(b).connected()));
+    sim.endpoint_mut(b).hold_events = true;
+    let n = 20u32;
+    for i in 0..n {
+        sim.endpoint_mut(a)
+            .outbox
+            .push_back((1, SendOptions::default(), small(i, 1000)));
+    }
+    let now = sim.now();
+    sim.endpoint_mut(a).pump(now);
+    sim.endpoint_mut(a).assoc.reset_stream(1).unwrap();
+    let until = sim.now() + Duration::from_secs(5);
+    sim.run_until(until);
+    assert!(
+        sim.endpoint(a)
+            .events
+            .iter()
+            .any(|(_, e)| *e == SctpEvent::OutgoingStreamReset { stream: 1 }),
+        "the reset was performed by the peer"
+    );
+    let order: Vec<Option<u32>> = std::iter::from_fn(|| sim.endpoint_mut(b).assoc.poll_event())
+        .filter_map(|e| match e {
+            SctpEvent::Message { stream: 1, data, .. } => Some(Some(index(&data))),
+            SctpEvent::IncomingStreamReset { stream: 1 } => Some(None),
+            _ => None,
+        })
+        .collect();
+    let mut expected: Vec<Option<u32>> = (0..n).map(Some).collect();
+    expected.push(None);
+    assert_eq!(order, expected);
+}
+
 /// Packets an association has to send now.
 fn out(assoc: &mut Association, now: Instant) -> Vec<Vec<u8>> {
     let mut buf = [0u8; 1500];

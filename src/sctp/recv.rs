@@ -173,6 +173,11 @@ impl Receiver {
         .unwrap_or(u32::MAX)
     }
 
+    /// Complete messages waiting to be taken.
+    pub(crate) fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
     /// The next complete message.
     pub(crate) fn take_message(&mut self) -> Option<Delivery> {
         let d = self.ready.pop_front()?;

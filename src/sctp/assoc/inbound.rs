@@ -226,18 +226,37 @@ impl Association {
         if self.state == State::Dead {
             return;
         }
-        while self.events.len() < self.config.max_events {
-            let Some(d) = self.receiver.take_message() else {
-                break;
-            };
-            self.stats.messages_in += 1;
-            self.stats.bytes_in += d.data.len() as u64;
-            self.event_bytes += d.data.len();
-            self.events.push_back(SctpEvent::Message {
-                stream: d.stream,
-                ppid: d.ppid,
-                data: d.data,
-            });
+        self.release_resets();
+        while self.events.len() < self.config.max_events && self.deliver_one() {
+            self.release_resets();
+        }
+    }
+
+    /// Moves the receiver's next complete message into the events, if there is one.
+    pub(super) fn deliver_one(&mut self) -> bool {
+        let Some(d) = self.receiver.take_message() else {
+            return false;
+        };
+        for h in &mut self.held_resets {
+            h.1 = h.1.saturating_sub(1);
+        }
+        self.stats.messages_in += 1;
+        self.stats.bytes_in += d.data.len() as u64;
+        self.event_bytes += d.data.len();
+        self.events.push_back(SctpEvent::Message {
+            stream: d.stream,
+            ppid: d.ppid,
+            data: d.data,
+        });
+        true
+    }
+
+    /// Queues the events of held stream resets whose messages have all gone before.
+    pub(super) fn release_resets(&mut self) {
+        while let Some(&(stream, 0)) = self.held_resets.front() {
+            self.held_resets.pop_front();
+            self.events
+                .push_back(SctpEvent::IncomingStreamReset { stream });
         }
     }
 
@@ -571,11 +590,20 @@ impl Association {
     /// Carries out stream resets: incoming ones after the messages before them.
     pub(super) fn apply(&mut self, actions: Actions) {
         for s in actions.reset_incoming {
-            // The old sequence's last messages go before the reset event.
+            // The old sequence's last messages go before the reset event; those the full
+            // event queue cannot take yet keep it behind them. (Bounded: past
+            // `max_active_streams` held resets the event goes out at once.)
             self.receiver.reset_stream(s);
             self.move_deliveries();
-            self.events
-                .push_back(SctpEvent::IncomingStreamReset { stream: s });
+            let ahead = self.receiver.ready_len();
+            if (ahead == 0 && self.held_resets.is_empty())
+                || self.held_resets.len() >= self.config.max_active_streams
+            {
+                self.events
+                    .push_back(SctpEvent::IncomingStreamReset { stream: s });
+            } else {
+                self.held_resets.push_back((s, ahead));
+            }
         }
         for s in actions.reset_outgoing {
             let st = self.sender.stream_mut(s);

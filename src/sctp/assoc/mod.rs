@@ -82,6 +82,10 @@ pub struct Association {
     shutdown_requested: bool,
     error_count: u32,
     events: VecDeque<SctpEvent>,
+    /// Incoming stream resets performed while messages before them still wait in the
+    /// receiver (the event queue was full): the stream, and how many of the waiting
+    /// messages go first. Their events follow those messages, never overtake them.
+    held_resets: VecDeque<(u16, usize)>,
     event_bytes: usize,
     remote_max_message: usize,
     stats: SctpStats,
@@ -148,6 +152,7 @@ impl Association {
             shutdown_requested: false,
             error_count: 0,
             events: VecDeque::new(),
+            held_resets: VecDeque::new(),
             event_bytes: 0,
             remote_max_message: config.max_message_size,
             stats: SctpStats::default(),
@@ -415,16 +420,11 @@ impl Association {
             return;
         }
         self.state = State::Dead;
-        // Messages already received still reach the host, before the end.
-        while let Some(d) = self.receiver.take_message() {
-            self.stats.messages_in += 1;
-            self.stats.bytes_in += d.data.len() as u64;
-            self.event_bytes += d.data.len();
-            self.events.push_back(SctpEvent::Message {
-                stream: d.stream,
-                ppid: d.ppid,
-                data: d.data,
-            });
+        // Messages already received still reach the host, before the end (and the
+        // stream resets among them, in their place).
+        self.release_resets();
+        while self.deliver_one() {
+            self.release_resets();
         }
         self.t1 = None;
         self.t2 = None;
