@@ -9,7 +9,7 @@ use sansrtc::datachannel::{ChannelConfig, DataChannelEvent, DataChannels, DataCh
 use sansrtc::dtls::DtlsRole;
 use sansrtc::sctp::wire::Packet;
 use sansrtc::sctp::wire::chunk_type as ct;
-use sansrtc::sctp::wire::chunks::{Tlvs, cause};
+use sansrtc::sctp::wire::chunks::{DataChunk, Tlvs, cause};
 use sansrtc::sctp::{
     Association, CloseReason, Reliability, SctpConfig, SctpError, SctpEvent, SendOptions,
 };
@@ -27,6 +27,18 @@ struct Node {
     events: Vec<(Instant, SctpEvent)>,
     /// The host stops polling events (they wait in the association).
     hold_events: bool,
+    /// Record the TSNs of the DATA chunks this node sends (see [`TsnWatch`]).
+    watch_tsns: Option<TsnWatch>,
+}
+
+/// What a node's DATA chunks showed of their TSNs.
+#[derive(Debug, Default)]
+struct TsnWatch {
+    first: Option<u32>,
+    /// A TSN in the top 64 Ki of the space was sent.
+    high: bool,
+    /// A TSN in the bottom 64 Ki was sent after a high one: the wrap was crossed.
+    low_after_high: bool,
 }
 
 impl Node {
@@ -45,6 +57,7 @@ impl Node {
             got: Vec::new(),
             events: Vec::new(),
             hold_events: false,
+            watch_tsns: None,
         }
     }
 
@@ -95,6 +108,15 @@ impl Endpoint for Node {
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.pump(now);
         let size = self.assoc.poll_transmit(now, buf)?;
+        if let Some(w) = &mut self.watch_tsns {
+            let p = Packet::parse(&buf[..size]).unwrap();
+            for c in p.chunks().map(Result::unwrap).filter(|c| c.ty == ct::DATA) {
+                let tsn = DataChunk::parse(&c).unwrap().tsn;
+                w.first.get_or_insert(tsn);
+                w.high |= tsn >= 0xFFFF_0000;
+                w.low_after_high |= w.high && tsn < 0x0001_0000;
+            }
+        }
         self.pump(now);
         Some(Transmit {
             proto: Protocol::Udp,
@@ -930,7 +952,9 @@ fn a_stream_reset_event_never_overtakes_the_messages_before_it() {
     );
     let order: Vec<Option<u32>> = std::iter::from_fn(|| sim.endpoint_mut(b).assoc.poll_event())
         .filter_map(|e| match e {
-            SctpEvent::Message { stream: 1, data, .. } => Some(Some(index(&data))),
+            SctpEvent::Message {
+                stream: 1, data, ..
+            } => Some(Some(index(&data))),
             SctpEvent::IncomingStreamReset { stream: 1 } => Some(None),
             _ => None,
         })
@@ -938,6 +962,64 @@ fn a_stream_reset_event_never_overtakes_the_messages_before_it() {
     let mut expected: Vec<Option<u32>> = (0..n).map(Some).collect();
     expected.push(None);
     assert_eq!(order, expected);
+}
+
+/// TSNs cross 2^32 in a transfer over 10 % loss, reordering and duplication (serial
+/// arithmetic, RFC 9260 §1.6), with an unreliable stream beside the reliable one, so gap
+/// blocks, fast retransmissions and FORWARD TSNs span the wrap too. The seed is one that
+/// gives A an initial TSN 3,984 below the wrap (the test checks it).
+#[test]
+fn tsns_wrap_in_a_lossy_transfer() {
+    let (mut sim, a, b) = pair(2_517_504, lossy(0.1), SctpConfig::default());
+    sim.endpoint_mut(a).watch_tsns = Some(TsnWatch::default());
+    let n = 512u32;
+    let unreliable = SendOptions {
+        unordered: false,
+        reliability: Reliability::MaxRetransmits(0),
+    };
+    for i in 0..n {
+        let out = &mut sim.endpoint_mut(a).outbox;
+        out.push_back((1, SendOptions::default(), message(i)));
+        out.push_back((2, unreliable, small(i, 3000)));
+    }
+    let ok = sim.run_until_pred(Instant::from_secs(3600), |s| {
+        s.endpoint(b).got.iter().filter(|m| m.0 == 1).count() == n as usize
+    });
+    assert!(ok, "the reliable stream completes");
+    let w = sim.endpoint(a).watch_tsns.as_ref().unwrap();
+    assert!(
+        w.first.is_some_and(|t| t > u32::MAX - 10_000),
+        "the seed no longer gives an initial TSN near the wrap: {w:?}"
+    );
+    assert!(w.low_after_high, "the TSNs crossed 2^32: {w:?}");
+    let reliable: Vec<u32> = sim
+        .endpoint(b)
+        .got
+        .iter()
+        .filter(|m| m.0 == 1)
+        .map(|m| check(&m.2))
+        .collect();
+    assert_eq!(
+        reliable,
+        (0..n).collect::<Vec<_>>(),
+        "in order, exactly once"
+    );
+    let partial: Vec<u32> = sim
+        .endpoint(b)
+        .got
+        .iter()
+        .filter(|m| m.0 == 2)
+        .map(|m| index(&m.2))
+        .collect();
+    assert!(
+        partial.windows(2).all(|p| p[0] < p[1]),
+        "ordered, no duplicates"
+    );
+    let st = sim.endpoint(a).assoc.stats();
+    assert!(st.abandoned_messages > 0 && partial.len() < n as usize);
+    // Each unreliable message arrived or was given up (some both: abandoned after it
+    // arrived, its SACK lost).
+    assert!(partial.len() as u64 + st.abandoned_messages >= u64::from(n));
 }
 
 /// Packets an association has to send now.
