@@ -128,7 +128,10 @@ fn main() -> std::io::Result<()> {
         host.turn(Duration::from_millis(20), &mut |i, rtc, now, e| match e {
             RtcEvent::ChannelOpen { id, label, .. } => {
                 opened += 1;
-                println!("[{i}] channel {id:?} {label:?} open ({opened} so far)");
+                let zero = rtc.stats().sctp.zero_checksum;
+                println!(
+                    "[{i}] channel {id:?} {label:?} open ({opened} so far; SCTP zero checksums: {zero})"
+                );
             }
             RtcEvent::ChannelData { id, binary, data } => {
                 // Echo in order: behind what is already waiting for room.

@@ -168,7 +168,11 @@ impl Driver {
         match e {
             RtcEvent::ChannelOpen { id, .. } if id == self.chan => {
                 self.open_ms = self.offered_at.elapsed().as_millis();
-                eprintln!("channel open after {} ms", self.open_ms);
+                eprintln!(
+                    "channel open after {} ms (SCTP zero checksums: {})",
+                    self.open_ms,
+                    rtc.stats().sctp.zero_checksum
+                );
                 self.phase = Phase::Messages;
                 if let Some(mut ch) = rtc.channel(id) {
                     let _ = ch.set_buffered_amount_low_threshold(HIGH_WATER / 4);

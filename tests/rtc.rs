@@ -245,6 +245,9 @@ fn data_flows_both_ways_with_10_percent_loss() {
     assert!(stats.selected_pair.is_some());
     assert!(stats.sctp.srtt.is_some());
     assert!(stats.dtls.app_bytes_out > 0);
+    // Inside DTLS both ends announce zero checksums (RFC 9653), so both use them.
+    assert!(stats.sctp.zero_checksum);
+    assert!(s.sim.endpoint(s.b).rtc.stats().sctp.zero_checksum);
 }
 
 #[test]

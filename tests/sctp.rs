@@ -29,6 +29,9 @@ struct Node {
     hold_events: bool,
     /// Record the TSNs of the DATA chunks this node sends (see [`TsnWatch`]).
     watch_tsns: Option<TsnWatch>,
+    /// Packets sent with checksum field zero (RFC 9653), and with another value.
+    zero_sums: usize,
+    other_sums: usize,
 }
 
 /// What a node's DATA chunks showed of their TSNs.
@@ -58,6 +61,8 @@ impl Node {
             events: Vec::new(),
             hold_events: false,
             watch_tsns: None,
+            zero_sums: 0,
+            other_sums: 0,
         }
     }
 
@@ -108,6 +113,11 @@ impl Endpoint for Node {
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         self.pump(now);
         let size = self.assoc.poll_transmit(now, buf)?;
+        if buf[8..12] == [0; 4] {
+            self.zero_sums += 1;
+        } else {
+            self.other_sums += 1;
+        }
         if let Some(w) = &mut self.watch_tsns {
             let p = Packet::parse(&buf[..size]).unwrap();
             for c in p.chunks().map(Result::unwrap).filter(|c| c.ty == ct::DATA) {
@@ -1020,6 +1030,49 @@ fn tsns_wrap_in_a_lossy_transfer() {
     // Each unreliable message arrived or was given up (some both: abandoned after it
     // arrived, its SACK lost).
     assert!(partial.len() as u64 + st.abandoned_messages >= u64::from(n));
+}
+
+/// Zero checksums (RFC 9653): when both ends announce them, the packets of the
+/// established association carry checksum 0 both ways (the handshake keeps its CRC32c)
+/// and a lossy transfer completes; when only one does, every packet keeps a correct
+/// CRC32c (the other end would drop it otherwise) and the transfer completes too.
+#[test]
+fn zero_checksums_only_when_both_announce_them() {
+    for (zero_a, zero_b) in [(true, true), (true, false), (false, true)] {
+        let cfg = |zero_checksum| SctpConfig {
+            zero_checksum,
+            ..SctpConfig::default()
+        };
+        let (mut sim, a, b) = pair_with(47, lossy(0.1), cfg(zero_a), cfg(zero_b));
+        let n = 64u32;
+        for i in 0..n {
+            sim.endpoint_mut(a)
+                .outbox
+                .push_back((1, SendOptions::default(), message(i)));
+        }
+        assert!(
+            sim.run_until_pred(Instant::from_secs(600), |s| s.endpoint(b).got.len()
+                == n as usize)
+        );
+        let got: Vec<u32> = sim.endpoint(b).got.iter().map(|m| check(&m.2)).collect();
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
+        for node in [a, b] {
+            let e = sim.endpoint(node);
+            let st = e.assoc.stats();
+            if zero_a && zero_b {
+                // INIT or INIT ACK, COOKIE ECHO or COOKIE ACK: at most a few with a CRC.
+                assert!(
+                    e.other_sums <= 4,
+                    "{zero_a} {zero_b}: {} with a CRC",
+                    e.other_sums
+                );
+                assert!(e.zero_sums > 40, "{}", e.zero_sums);
+            } else {
+                assert_eq!(e.zero_sums, 0, "{zero_a} {zero_b}");
+            }
+            assert_eq!(st.dropped_packets, 0, "{zero_a} {zero_b}: nothing rejected");
+        }
+    }
 }
 
 /// Packets an association has to send now.

@@ -134,6 +134,9 @@ fn run_client(mut cmd: Command, what: &str) -> String {
         out.status
     );
     eprintln!("{what}: {last}");
+    if let Some(l) = stderr.lines().find(|l| l.contains("SCTP zero checksums")) {
+        eprintln!("{what}: {l}");
+    }
     last
 }
 
@@ -149,6 +152,13 @@ fn peer_offers(peer: &str) {
     let mut cmd = peer_cmd(peer);
     cmd.args(["offer", &format!("http://127.0.0.1:{port}/whip")]);
     run_client(cmd, &format!("{peer} offers -> sansrtc echo"));
+    if let Some(l) = echo
+        .output()
+        .lines()
+        .find(|l| l.contains("SCTP zero checksums"))
+    {
+        eprintln!("{peer} offers -> sansrtc echo: {l}");
+    }
     // The echo server saw the connection close.
     assert!(
         echo.wait_for("closed:", Duration::from_secs(10)),

@@ -110,7 +110,9 @@ impl Script<'_> {
         Some(u16::from_be_bytes([self.byte()?, self.byte()?]))
     }
     fn bytes(&mut self, max: usize) -> &[u8] {
-        let n = usize::from(self.byte().unwrap_or(0)).min(max).min(self.0.len());
+        let n = usize::from(self.byte().unwrap_or(0))
+            .min(max)
+            .min(self.0.len());
         let (b, rest) = self.0.split_at(n);
         self.0 = rest;
         b
@@ -171,14 +173,17 @@ fuzz_target!(|data: &[u8]| {
                 m.extend_from_slice(&(proto.len() as u16).to_be_bytes());
                 m.extend_from_slice(&label);
                 m.extend_from_slice(&proto);
-                let _ = a
-                    .dc
-                    .association_mut()
-                    .send(stream, ppid::DCEP, &m, SendOptions::default());
+                let _ =
+                    a.dc.association_mut()
+                        .send(stream, ppid::DCEP, &m, SendOptions::default());
             }
             // The channel API on either side.
             4 => {
-                let side = if s.byte().unwrap_or(0) & 1 == 0 { &mut a } else { &mut b };
+                let side = if s.byte().unwrap_or(0) & 1 == 0 {
+                    &mut a
+                } else {
+                    &mut b
+                };
                 let reliability = match s.byte().unwrap_or(0) % 3 {
                     0 => ChannelReliability::Reliable,
                     1 => ChannelReliability::MaxRetransmits(u16::from(s.byte().unwrap_or(0))),

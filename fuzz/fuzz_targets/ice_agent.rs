@@ -42,7 +42,12 @@ fuzz_target!(|data: &[u8]| {
             0 | 1 => {
                 agent.handle_receive(
                     now,
-                    Receive { proto: Protocol::Udp, source, destination: local, contents: chunk },
+                    Receive {
+                        proto: Protocol::Udp,
+                        source,
+                        destination: local,
+                        contents: chunk,
+                    },
                 );
             }
             2 | 3 => {
@@ -72,12 +77,19 @@ fuzz_target!(|data: &[u8]| {
                 if let Ok(n) = stun::encode(m, with_key.then_some(&key), true, &mut out) {
                     agent.handle_receive(
                         now,
-                        Receive { proto: Protocol::Udp, source, destination: local, contents: &out[..n] },
+                        Receive {
+                            proto: Protocol::Udp,
+                            source,
+                            destination: local,
+                            contents: &out[..n],
+                        },
                     );
                 }
             }
             4 => {
-                let step = chunk.iter().fold(0u64, |a, &b| a.wrapping_mul(256).wrapping_add(u64::from(b)));
+                let step = chunk
+                    .iter()
+                    .fold(0u64, |a, &b| a.wrapping_mul(256).wrapping_add(u64::from(b)));
                 now = now + Duration::from_micros(step % 60_000_000);
                 agent.handle_timeout(now);
             }

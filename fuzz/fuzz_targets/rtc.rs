@@ -29,7 +29,12 @@ use sansrtc::{Duration, Instant, Protocol, Receive, RngSource};
 
 fn certs() -> &'static (DtlsCertificate, DtlsCertificate) {
     static C: OnceLock<(DtlsCertificate, DtlsCertificate)> = OnceLock::new();
-    C.get_or_init(|| (DtlsCertificate::generate().unwrap(), DtlsCertificate::generate().unwrap()))
+    C.get_or_init(|| {
+        (
+            DtlsCertificate::generate().unwrap(),
+            DtlsCertificate::generate().unwrap(),
+        )
+    })
 }
 
 fn rtc(seed: u64, cert: &DtlsCertificate, addr: SocketAddr) -> Rtc {
@@ -42,7 +47,8 @@ fn rtc(seed: u64, cert: &DtlsCertificate, addr: SocketAddr) -> Rtc {
         Instant::ZERO,
     )
     .unwrap();
-    r.add_local_candidate(Candidate::host(addr, Protocol::Udp)).unwrap();
+    r.add_local_candidate(Candidate::host(addr, Protocol::Udp))
+        .unwrap();
     r
 }
 
@@ -96,10 +102,25 @@ fn sdp_mode(data: &[u8]) {
 
 fn connected_mode(data: &[u8]) {
     let (ca, cb) = certs();
-    let (aa, ba): (SocketAddr, SocketAddr) = ("127.0.0.1:1000".parse().unwrap(), "127.0.0.1:2000".parse().unwrap());
+    let (aa, ba): (SocketAddr, SocketAddr) = (
+        "127.0.0.1:1000".parse().unwrap(),
+        "127.0.0.1:2000".parse().unwrap(),
+    );
     let stranger: SocketAddr = "127.0.0.1:3000".parse().unwrap();
-    let mut a = Side { rtc: rtc(3, ca, aa), addr: aa, out: VecDeque::new(), closed: false, data: 0 };
-    let mut b = Side { rtc: rtc(4, cb, ba), addr: ba, out: VecDeque::new(), closed: false, data: 0 };
+    let mut a = Side {
+        rtc: rtc(3, ca, aa),
+        addr: aa,
+        out: VecDeque::new(),
+        closed: false,
+        data: 0,
+    };
+    let mut b = Side {
+        rtc: rtc(4, cb, ba),
+        addr: ba,
+        out: VecDeque::new(),
+        closed: false,
+        data: 0,
+    };
     let chan = a.rtc.create_data_channel(ChannelConfig::default()).unwrap();
     let mut now = Instant::ZERO;
     let offer = a.rtc.create_offer(now).unwrap();
@@ -110,7 +131,10 @@ fn connected_mode(data: &[u8]) {
         a.drain(now);
         b.drain(now);
         if a.out.is_empty() && b.out.is_empty() {
-            let next = [a.rtc.poll_timeout(), b.rtc.poll_timeout()].into_iter().flatten().min();
+            let next = [a.rtc.poll_timeout(), b.rtc.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             let Some(t) = next else { break };
             now = t.max(now);
             a.rtc.handle_timeout(now);
@@ -122,7 +146,10 @@ fn connected_mode(data: &[u8]) {
         while let Some(d) = b.out.pop_front() {
             a.receive(now, ba, &d);
         }
-        if a.rtc.channel(chan).is_some_and(|c| c.stream_id().is_some()) && b.data == 0 && now > Instant::from_millis(500) {
+        if a.rtc.channel(chan).is_some_and(|c| c.stream_id().is_some())
+            && b.data == 0
+            && now > Instant::from_millis(500)
+        {
             break;
         }
     }
@@ -196,7 +223,8 @@ const CHROMIUM_AV: &str = include_str!("../../tests/fixtures/sdp/chromium-av-dat
 fn media_mode(data: &[u8]) {
     let (ca, _) = certs();
     let mut r = rtc(5, ca, "127.0.0.1:1000".parse().unwrap());
-    r.accept_offer(Instant::ZERO, CHROMIUM_AV).expect("Chromium's offer is accepted");
+    r.accept_offer(Instant::ZERO, CHROMIUM_AV)
+        .expect("Chromium's offer is accepted");
     let mut now = Instant::from_millis(1);
     let mut rest = data;
     while let Some((&len, tail)) = rest.split_first() {

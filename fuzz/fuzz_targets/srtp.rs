@@ -18,12 +18,17 @@ const PROFILES: [Profile; 4] = [
 fn context(profile: Profile) -> SrtpContext {
     let key = vec![0x42; profile.key_len()];
     let salt = vec![0x17; profile.salt_len()];
-    let config = SrtpConfig { replay_window: 128, max_ssrcs: 4 };
+    let config = SrtpConfig {
+        replay_window: 128,
+        max_ssrcs: 4,
+    };
     SrtpContext::new(profile, &key, &salt, config).expect("valid key lengths")
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, rest)) = data.split_first() else { return };
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
     let profile = PROFILES[usize::from(pick) % PROFILES.len()];
     let mut rx = context(profile);
 
@@ -37,13 +42,17 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = rest.to_vec();
     buf.resize(rest.len() + 32, 0);
     if let Ok(n) = tx.protect_rtp(&mut buf, rest.len()) {
-        let m = rx.unprotect_rtp(&mut buf[..n]).expect("own SRTP unprotects");
+        let m = rx
+            .unprotect_rtp(&mut buf[..n])
+            .expect("own SRTP unprotects");
         assert_eq!(&buf[..m], rest);
     }
     let mut buf = rest.to_vec();
     buf.resize(rest.len() + 32, 0);
     if let Ok(n) = tx.protect_rtcp(&mut buf, rest.len()) {
-        let m = rx.unprotect_rtcp(&mut buf[..n]).expect("own SRTCP unprotects");
+        let m = rx
+            .unprotect_rtcp(&mut buf[..n])
+            .expect("own SRTCP unprotects");
         assert_eq!(&buf[..m], rest);
     }
 });

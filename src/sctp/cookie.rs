@@ -27,6 +27,8 @@ pub(crate) struct Cookie {
     pub(crate) peer_forward_tsn: bool,
     /// The peer supports RE-CONFIG (RFC 6525).
     pub(crate) peer_reconfig: bool,
+    /// The peer accepts zero checksums over DTLS (RFC 9653).
+    pub(crate) peer_zero_checksum: bool,
     /// When the cookie was made.
     pub(crate) created: Instant,
 }
@@ -48,7 +50,9 @@ impl Cookie {
         body[16..20].copy_from_slice(&self.peer_rwnd.to_be_bytes());
         body[20..22].copy_from_slice(&self.inbound_streams.to_be_bytes());
         body[22..24].copy_from_slice(&self.outbound_streams.to_be_bytes());
-        body[24] = u8::from(self.peer_forward_tsn) | (u8::from(self.peer_reconfig) << 1);
+        body[24] = u8::from(self.peer_forward_tsn)
+            | (u8::from(self.peer_reconfig) << 1)
+            | (u8::from(self.peer_zero_checksum) << 2);
         body[25..33].copy_from_slice(&self.created.as_micros().to_be_bytes());
         let tag = hmac::sign(key, &body);
         out[..BODY_LEN].copy_from_slice(&body);
@@ -78,6 +82,7 @@ impl Cookie {
             outbound_streams: u16_at(22)?,
             peer_forward_tsn: flags & 1 != 0,
             peer_reconfig: flags & 2 != 0,
+            peer_zero_checksum: flags & 4 != 0,
             created: Instant::from_micros(u64::from_be_bytes(body.get(25..33)?.try_into().ok()?)),
         })
     }

@@ -94,6 +94,13 @@ pub struct SctpConfig {
     /// emptied when the association has been idle for a heartbeat interval. Default
     /// 1 MiB (a burst as large as the receive buffer reuses buffers too).
     pub buffer_pool: usize,
+    /// Zero checksums (RFC 9653) with error detection method 1, SCTP over DTLS: we
+    /// announce that we accept packets whose checksum field is zero, take them without
+    /// computing the CRC32c, and send such packets ourselves once the peer announced
+    /// the same (never INIT, INIT ACK, COOKIE ECHO or the answers to stray packets).
+    /// Set it only when the packets travel inside DTLS, which authenticates them; the
+    /// peer connection (`Rtc`) always does. Default `false`.
+    pub zero_checksum: bool,
     /// Randomness for tags, initial TSN and the cookie secret.
     pub rng: RngSource,
 }
@@ -120,6 +127,7 @@ impl Default for SctpConfig {
             cookie_lifetime: Duration::from_secs(60),
             max_events: 65536,
             buffer_pool: 1024 * 1024,
+            zero_checksum: false,
             rng: RngSource::Secure,
         }
     }
@@ -279,6 +287,9 @@ pub struct SctpStats {
     pub peer_rwnd: usize,
     /// Our advertised receive window.
     pub local_rwnd: usize,
+    /// Both ends announced zero checksums (RFC 9653, [`SctpConfig::zero_checksum`]):
+    /// our packets of the established association carry checksum 0.
+    pub zero_checksum: bool,
 }
 
 /// Current sizes of an [`Association`]'s buffers and queues

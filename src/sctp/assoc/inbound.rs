@@ -12,7 +12,7 @@ impl Association {
         if self.state == State::Dead {
             return;
         }
-        let Ok(p) = Packet::parse(packet) else {
+        let Ok(p) = Packet::parse_with(packet, self.config.zero_checksum) else {
             self.stats.dropped_packets += 1;
             return;
         };
@@ -296,6 +296,7 @@ impl Association {
             outbound_streams: init.inbound_streams.min(self.config.streams),
             peer_forward_tsn: init.supports(ct::FORWARD_TSN),
             peer_reconfig: init.supports(ct::RECONFIG),
+            peer_zero_checksum: init.zero_checksum_edmid() == Some(EDMID_SCTP_OVER_DTLS),
             created: now,
         }
         .seal(&hmac::Key::new(hmac::HMAC_SHA256, &self.cookie_key));
@@ -359,6 +360,8 @@ impl Association {
             ia.supports(ct::FORWARD_TSN),
             ia.supports(ct::RECONFIG),
         );
+        self.send_zero_checksum =
+            self.config.zero_checksum && ia.zero_checksum_edmid() == Some(EDMID_SCTP_OVER_DTLS);
         self.state = State::CookieEchoed;
         self.cookie_echo_due = true;
         self.init_retries = 0;
@@ -419,6 +422,7 @@ impl Association {
                     cookie.peer_forward_tsn,
                     cookie.peer_reconfig,
                 );
+                self.send_zero_checksum = self.config.zero_checksum && cookie.peer_zero_checksum;
                 let tag = self.peer_tag;
                 self.push_ctrl(tag, |w| w.chunk(ct::COOKIE_ACK, 0, |_| Some(())));
                 self.established();

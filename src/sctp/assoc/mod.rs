@@ -14,8 +14,9 @@ use super::reconfig::{Actions, Reconfig};
 use super::recv::{DataOutcome, Receiver};
 use super::send::{Rto, Sender};
 use super::wire::chunks::{
-    self, DataChunk, ForwardTsn, Init, PARAM_FORWARD_TSN_SUPPORTED, PARAM_STATE_COOKIE,
-    PARAM_SUPPORTED_EXTENSIONS, ReconfigParam, Sack, Tlvs, cause, write_tlv,
+    self, DataChunk, EDMID_SCTP_OVER_DTLS, ForwardTsn, Init, PARAM_FORWARD_TSN_SUPPORTED,
+    PARAM_STATE_COOKIE, PARAM_SUPPORTED_EXTENSIONS, PARAM_ZERO_CHECKSUM_ACCEPTABLE, ReconfigParam,
+    Sack, Tlvs, cause, write_tlv,
 };
 use super::wire::{COMMON_HEADER_LEN, Packet, RawChunk, Writer, chunk_type as ct, write_checksum};
 use super::{CloseReason, SctpConfig, SctpError, SctpEvent, SctpStats, SendOptions};
@@ -60,6 +61,9 @@ pub struct Association {
     receiver: Receiver,
     reconfig: Reconfig,
     peer_reconfig: bool,
+    /// The peer announced Zero Checksum Acceptable for SCTP over DTLS and so do we
+    /// (`SctpConfig::zero_checksum`): our established-phase packets carry checksum 0.
+    send_zero_checksum: bool,
     /// T1-init / T1-cookie.
     t1: Option<Instant>,
     t1_rto: Duration,
@@ -133,6 +137,7 @@ impl Association {
             ),
             reconfig: Reconfig::new(my_initial_tsn, 0),
             peer_reconfig: false,
+            send_zero_checksum: false,
             t1: None,
             t1_rto: config.rto_initial,
             init_retries: 0,
@@ -250,6 +255,7 @@ impl Association {
         s.bytes_in_flight = self.sender.flight_size;
         s.peer_rwnd = self.sender.peer_rwnd;
         s.local_rwnd = self.receiver.a_rwnd(self.event_bytes) as usize;
+        s.zero_checksum = self.send_zero_checksum;
         s
     }
 
@@ -479,6 +485,14 @@ impl Association {
                 &[ct::FORWARD_TSN, ct::RECONFIG],
             )?;
             write_tlv(&mut w, PARAM_FORWARD_TSN_SUPPORTED, &[])?;
+            if self.config.zero_checksum {
+                // RFC 9653 §4: we take zero checksums on packets inside DTLS.
+                write_tlv(
+                    &mut w,
+                    PARAM_ZERO_CHECKSUM_ACCEPTABLE,
+                    &EDMID_SCTP_OVER_DTLS.to_be_bytes(),
+                )?;
+            }
             if let Some(c) = cookie {
                 write_tlv(&mut w, PARAM_STATE_COOKIE, c)?;
             }

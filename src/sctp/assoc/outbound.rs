@@ -46,7 +46,16 @@ impl Association {
             | State::ShutdownPending
             | State::ShutdownReceived
             | State::ShutdownSent
-            | State::ShutdownAckSent => self.data_packet(now, buf)?,
+            | State::ShutdownAckSent => {
+                let n = self.data_packet(now, buf)?;
+                // RFC 9653 §5.1: once both announced it, packets of the association
+                // proper go with checksum 0 (the field is zero as written).
+                if self.send_zero_checksum {
+                    self.stats.packets_out += 1;
+                    return Some(n);
+                }
+                n
+            }
             _ => return None,
         };
         if let Some(p) = buf.get_mut(..n) {

@@ -125,6 +125,11 @@ pub const PARAM_STATE_COOKIE: u16 = 7;
 pub const PARAM_SUPPORTED_EXTENSIONS: u16 = 0x8008;
 /// INIT parameter: Forward-TSN-Supported (RFC 3758 §3.1).
 pub const PARAM_FORWARD_TSN_SUPPORTED: u16 = 0xc000;
+/// INIT parameter: Zero Checksum Acceptable (RFC 9653 §4): its value is an Error
+/// Detection Method Identifier.
+pub const PARAM_ZERO_CHECKSUM_ACCEPTABLE: u16 = 0x8001;
+/// Error Detection Method Identifier 1: SCTP over DTLS (RFC 9653 §7, RFC 8261).
+pub const EDMID_SCTP_OVER_DTLS: u32 = 1;
 /// INIT parameter: Unrecognized Parameter, inside an INIT ACK (RFC 9260 §3.3.3.1).
 pub const PARAM_UNRECOGNIZED: u16 = 8;
 
@@ -179,6 +184,15 @@ impl<'a> Init<'a> {
             (p.ty == PARAM_SUPPORTED_EXTENSIONS && p.value.contains(&ty))
                 || (ty == ct::FORWARD_TSN && p.ty == PARAM_FORWARD_TSN_SUPPORTED)
         })
+    }
+
+    /// The Error Detection Method Identifier of a Zero Checksum Acceptable parameter
+    /// (RFC 9653 §4), if there is one.
+    pub fn zero_checksum_edmid(&self) -> Option<u32> {
+        self.tlvs()
+            .map_while(Result::ok)
+            .find(|p| p.ty == PARAM_ZERO_CHECKSUM_ACCEPTABLE && p.value.len() == 4)
+            .map(|p| read_u32(p.value, 0))
     }
 
     /// Whether the parameter area frames correctly.

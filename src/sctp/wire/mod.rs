@@ -106,6 +106,14 @@ pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
 impl<'a> Packet<'a> {
     /// Parses the common header and checks the CRC32c.
     pub fn parse(packet: &'a [u8]) -> Result<Self, PacketError> {
+        Self::parse_with(packet, false)
+    }
+
+    /// Parses the common header and checks the CRC32c, unless `accept_zero` is set and
+    /// the checksum field is zero: an endpoint that announced Zero Checksum Acceptable
+    /// takes such packets unchecked, the lower layer (DTLS) having authenticated them
+    /// (RFC 9653 §5.2). A non-zero checksum is always checked.
+    pub fn parse_with(packet: &'a [u8], accept_zero: bool) -> Result<Self, PacketError> {
         if packet.len() < COMMON_HEADER_LEN {
             return Err(PacketError::TooShort);
         }
@@ -113,7 +121,7 @@ impl<'a> Packet<'a> {
             Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
             _ => return Err(PacketError::TooShort),
         };
-        if stored != checksum(packet) {
+        if !(accept_zero && stored == 0) && stored != checksum(packet) {
             return Err(PacketError::BadChecksum);
         }
         Ok(Packet {

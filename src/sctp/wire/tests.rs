@@ -7,9 +7,10 @@
 //! under test.
 
 use super::chunks::{
-    DATA_HEADER_LEN, DataChunk, ForwardTsn, Init, PARAM_FORWARD_TSN_SUPPORTED,
-    PARAM_INCOMING_RESET, PARAM_OUTGOING_RESET, PARAM_RECONFIG_RESPONSE, PARAM_STATE_COOKIE,
-    PARAM_SUPPORTED_EXTENSIONS, ReconfigParam, Sack, Tlv, Tlvs, reconfig_result, stream_ids,
+    DATA_HEADER_LEN, DataChunk, EDMID_SCTP_OVER_DTLS, ForwardTsn, Init,
+    PARAM_FORWARD_TSN_SUPPORTED, PARAM_INCOMING_RESET, PARAM_OUTGOING_RESET,
+    PARAM_RECONFIG_RESPONSE, PARAM_STATE_COOKIE, PARAM_SUPPORTED_EXTENSIONS,
+    PARAM_ZERO_CHECKSUM_ACCEPTABLE, ReconfigParam, Sack, Tlv, Tlvs, reconfig_result, stream_ids,
     write_forward_tsn, write_outgoing_reset, write_reconfig_response, write_sack, write_tlv,
 };
 use super::{
@@ -313,6 +314,53 @@ fn every_single_bit_flip_is_rejected() {
             "bit {bit}"
         );
     }
+}
+
+/// RFC 9653 §5.2: an endpoint that accepts zero checksums takes a packet whose checksum
+/// field is 0 unchecked, and still checks every other value; one that does not, rejects
+/// the zero. The INIT parameter carries the method identifier, read back here.
+#[test]
+fn zero_checksum_accepted_only_when_announced() {
+    let mut p = packet(0x0102_0304, |w| {
+        write_sack(w, 5, 1000, core::iter::empty(), &[])
+    });
+    assert!(
+        Packet::parse_with(&p, true).is_ok(),
+        "a correct CRC32c always passes"
+    );
+    p[8..12].copy_from_slice(&[0; 4]);
+    assert_eq!(Packet::parse(&p), Err(PacketError::BadChecksum));
+    assert_eq!(Packet::parse_with(&p, false), Err(PacketError::BadChecksum));
+    let parsed = Packet::parse_with(&p, true).unwrap();
+    assert_eq!(parsed.verification_tag, 0x0102_0304);
+    p[8] = 1;
+    assert_eq!(Packet::parse_with(&p, true), Err(PacketError::BadChecksum));
+
+    let mut params = [0u8; 16];
+    let mut w = Writer::new(&mut params);
+    write_tlv(
+        &mut w,
+        PARAM_ZERO_CHECKSUM_ACCEPTABLE,
+        &EDMID_SCTP_OVER_DTLS.to_be_bytes(),
+    )
+    .unwrap();
+    let n = w.len();
+    assert_eq!(&params[..n], &[0x80, 0x01, 0, 8, 0, 0, 0, 1]);
+    let init = |params| Init {
+        initiate_tag: 1,
+        a_rwnd: 1,
+        outbound_streams: 1,
+        inbound_streams: 1,
+        initial_tsn: 1,
+        params,
+    };
+    assert_eq!(init(&params[..n]).zero_checksum_edmid(), Some(1));
+    assert_eq!(init(&[]).zero_checksum_edmid(), None);
+    // A value of the wrong length is no announcement.
+    assert_eq!(
+        init(&[0x80, 0x01, 0, 6, 0, 1, 0, 0]).zero_checksum_edmid(),
+        None
+    );
 }
 
 /// Fewer than 12 bytes: TooShort, whatever they hold; exactly a header is a packet
