@@ -20,6 +20,9 @@ impl Association {
         }
         let mtu = self.config.mtu.min(buf.len());
         let buf = buf.get_mut(..mtu)?;
+        // RFC 9653 §5.1: once both announced it, packets of the association proper go
+        // with checksum 0 (the field is zero as written); INIT and COOKIE ECHO never.
+        let mut zero = false;
         let n = match self.state {
             State::CookieWait if self.init_due => {
                 self.init_due = false;
@@ -47,18 +50,12 @@ impl Association {
             | State::ShutdownReceived
             | State::ShutdownSent
             | State::ShutdownAckSent => {
-                let n = self.data_packet(now, buf)?;
-                // RFC 9653 §5.1: once both announced it, packets of the association
-                // proper go with checksum 0 (the field is zero as written).
-                if self.send_zero_checksum {
-                    self.stats.packets_out += 1;
-                    return Some(n);
-                }
-                n
+                zero = self.send_zero_checksum;
+                self.data_packet(now, buf)?
             }
             _ => return None,
         };
-        if let Some(p) = buf.get_mut(..n) {
+        if !zero && let Some(p) = buf.get_mut(..n) {
             write_checksum(p);
         }
         self.stats.packets_out += 1;
